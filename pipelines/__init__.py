@@ -1,0 +1,1 @@
+"""One thin entry per DVC stage: argparse -> params -> library calls -> declared outputs."""

@@ -1,0 +1,37 @@
+"""What every stage entry shares: logging, reading params.yaml, and turning the library's
+input errors into one readable line and exit status 1 (no traceback for a user's mistake)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from nmt_bottleneck.errors import NmtBottleneckError
+
+log = logging.getLogger("nmt_bottleneck")
+
+
+def load_params(path: Path) -> DictConfig:
+    """The composed parameters (params.yaml). A missing file names the command that makes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise NmtBottleneckError(
+            f"{path}: not found. Fix: run `make params` to compose it from conf/."
+        )
+    return OmegaConf.load(path)
+
+
+def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
+    """Run a stage's `main`; exit 1 with the message alone on an input or config error."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
+    )
+    try:
+        main(argv)
+    except NmtBottleneckError as e:
+        log.error("%s", e)
+        sys.exit(1)

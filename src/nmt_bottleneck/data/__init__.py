@@ -1,0 +1,1 @@
+"""Data: corpus sources (download), tokenizer training, encoding and length filtering."""

@@ -1,0 +1,102 @@
+"""The raw parallel corpus every source produces, and how it is written to disk.
+
+A corpus is a `datasets.DatasetDict` with one row per sentence pair and the columns
+`src` (source text), `tgt` (target text) and `line` (1-based line or row number in the
+original split, so any number in a report can be traced back to its input). Pairs empty on one
+side are dropped here, counted, and reported in the manifest; they never reach training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import datasets
+
+from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
+from nmt_bottleneck.errors import DataError
+
+COLUMNS = ("src", "tgt", "line")
+
+
+class SplitPairs(NamedTuple):
+    """One split after cleaning: the dataset and how many pairs were dropped, by reason."""
+
+    dataset: datasets.Dataset
+    dropped: dict[str, int]
+
+
+class Corpus(NamedTuple):
+    """What a source's `load()` returns: the splits, their drop counts, and provenance."""
+
+    splits: datasets.DatasetDict
+    dropped: dict[str, dict[str, int]]
+    provenance: dict[str, Any]
+
+
+def pairs_to_split(
+    src: Sequence[str], tgt: Sequence[str], lines: Sequence[int], where: str
+) -> SplitPairs:
+    """Strip both sides, drop pairs empty on either side (counted by reason), build a Dataset.
+
+    Raises DataError if no pair is left: an empty split cannot be trained or evaluated on.
+    """
+    dropped = {"empty_source": 0, "empty_target": 0, "empty_both": 0}
+    keep_src: list[str] = []
+    keep_tgt: list[str] = []
+    keep_line: list[int] = []
+    for s, t, n in zip(src, tgt, lines, strict=True):
+        s, t = s.strip(), t.strip()
+        if s and t:
+            keep_src.append(s)
+            keep_tgt.append(t)
+            keep_line.append(n)
+        elif s or t:
+            dropped["empty_target" if s else "empty_source"] += 1
+        else:
+            dropped["empty_both"] += 1
+    if not keep_src:
+        raise DataError(
+            f"{where}: no usable sentence pair ({len(src)} lines read, all empty on at least one "
+            "side). Fix: point the data config at a non-empty, line-aligned corpus."
+        )
+    table = {"src": keep_src, "tgt": keep_tgt, "line": keep_line}
+    return SplitPairs(datasets.Dataset.from_dict(table), dropped)
+
+
+def manifest_of(corpus: Corpus, name: str, src_lang: str, tgt_lang: str) -> dict[str, Any]:
+    """The manifest: what was read (provenance), and what came out of it, per split.
+
+    No timestamps or machine paths beyond the configured ones: the same input gives the same
+    manifest byte for byte, so DVC sees an unchanged output.
+    """
+    return {
+        "data": name,
+        "src_lang": src_lang,
+        "tgt_lang": tgt_lang,
+        "source": corpus.provenance,
+        "splits": {
+            split: {"pairs": corpus.splits[split].num_rows, "dropped": corpus.dropped[split]}
+            for split in corpus.splits
+        },
+        "datasets_version": datasets.__version__,
+    }
+
+
+def save_corpus(corpus: Corpus, out_dir: Path, manifest: dict[str, Any], manifest_path: Path):
+    """Write the DatasetDict and the manifest, each atomically (see `nmt_bottleneck.atomic`)."""
+    with atomic_dir(out_dir) as tmp:
+        corpus.splits.save_to_disk(str(tmp))
+    write_json_atomic(manifest, manifest_path)
+
+
+def load_corpus(path: Path) -> datasets.DatasetDict:
+    """Read a corpus written by `save_corpus`, with an actionable error if it is not there."""
+    path = Path(path)
+    if not (path / "dataset_dict.json").is_file():
+        raise DataError(
+            f"{path}: no saved corpus here (dataset_dict.json missing). "
+            "Fix: run the download stage first: `dvc repro download`."
+        )
+    return datasets.load_from_disk(str(path))

@@ -1,0 +1,168 @@
+"""A parallel corpus read through Hugging Face `datasets`: a Hub dataset such as `wmt/wmt14`
+(config `fr-en`), or local parquet/json files given as `data_files` (same code path).
+
+Rows hold a `translation` dict keyed by language code (the `datasets` translation convention).
+Splits are streamed, so a training subsample of N pairs reads only the shards it needs, not all
+40M WMT'14 pairs; the subsample is a seeded shuffle (shard order plus a shuffle buffer).
+Before streaming from the Hub, a metadata request with a short timeout checks that the Hub is
+reachable and resolves the revision to a commit, which the manifest records.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from itertools import islice
+from typing import Any
+
+import datasets
+from tqdm.auto import tqdm
+
+from nmt_bottleneck.data.corpus import Corpus, pairs_to_split
+from nmt_bottleneck.errors import DataError, HubUnreachableError
+
+log = logging.getLogger(__name__)
+OFFLINE_HINT = (
+    "This machine may be offline. Fix: use local files with `data=hansard_enfr` (see README, "
+    "'Corpora') or the generated `data=synthetic`; or, if this dataset is already in your "
+    "Hugging Face cache, set HF_HUB_OFFLINE=1."
+)
+
+
+class HubSource:
+    """Sentence pairs from `datasets.load_dataset(path, name, revision, data_files, streaming)`.
+
+    Args:
+        path: a Hub dataset id ("wmt/wmt14") or a `datasets` builder ("parquet", "json").
+        name: the dataset config ("fr-en"), or None.
+        revision: the Hub commit (or tag/branch) to read; ignored for local builders.
+        src_lang, tgt_lang: keys of the `translation` dict for the two sides.
+        splits: output split name -> split name in the dataset, e.g. {"valid": "validation"}.
+        data_files: split name -> files, for local builders; None for Hub datasets.
+        train_size: pairs to keep from the `train` output split (seeded shuffle); None keeps all.
+        seed: shuffle seed for the training subsample.
+        shuffle_buffer: rows in the streaming shuffle buffer.
+        timeout_s: seconds to wait for the Hub before failing.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        name: str | None,
+        revision: str | None,
+        src_lang: str,
+        tgt_lang: str,
+        splits: dict[str, str],
+        data_files: dict[str, list[str]] | None,
+        train_size: int | None,
+        seed: int,
+        shuffle_buffer: int,
+        timeout_s: float,
+    ) -> None:
+        if train_size is not None and train_size <= 0:
+            raise DataError(f"data.source.train_size must be > 0 or null, got {train_size}.")
+        if "train" not in splits:
+            raise DataError(f"data.source.splits must name a `train` split, got {dict(splits)}.")
+        self.path, self.name, self.revision = path, name, revision
+        self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.splits = dict(splits)
+        self.data_files = {k: list(v) for k, v in data_files.items()} if data_files else None
+        self.train_size, self.seed = train_size, seed
+        self.shuffle_buffer, self.timeout_s = shuffle_buffer, timeout_s
+
+    @property
+    def on_hub(self) -> bool:
+        return self.data_files is None
+
+    def load(self) -> Corpus:
+        resolved = self.check_hub() if self.on_hub else None
+        loaded, dropped = {}, {}
+        for split, hub_split in self.splits.items():
+            src, tgt = self.read_split(hub_split, self.train_size if split == "train" else None)
+            where = f"{self.path}:{self.name or ''}[{hub_split}]"
+            loaded[split], dropped[split] = pairs_to_split(src, tgt, range(1, len(src) + 1), where)
+        provenance: dict[str, Any] = {
+            "type": "hub",
+            "path": self.path,
+            "name": self.name,
+            "revision": self.revision,
+            "resolved_commit": resolved,
+            "data_files": self.data_files,
+            "train_size": self.train_size,
+            "seed": self.seed,
+            "shuffle_buffer": self.shuffle_buffer,
+        }
+        return Corpus(datasets.DatasetDict(loaded), dropped, provenance)
+
+    def check_hub(self) -> str | None:
+        """Resolve the revision to a commit sha, failing within `timeout_s` if the Hub is
+        unreachable. In HF offline mode, return None and let `datasets` use its cache."""
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+            return None
+        try:
+            info = HfApi().dataset_info(self.path, revision=self.revision, timeout=self.timeout_s)
+        except RevisionNotFoundError:
+            raise DataError(
+                f"Hugging Face dataset {self.path!r} has no revision {self.revision!r}. "
+                "Fix: set data.source.revision to an existing commit, tag or branch."
+            ) from None
+        except RepositoryNotFoundError:
+            raise DataError(
+                f"Hugging Face dataset {self.path!r} not found. Fix: check data.source.path."
+            ) from None
+        except Exception as e:  # any transport failure: DNS, refused, timeout, proxy
+            raise HubUnreachableError(
+                f"cannot reach the Hugging Face Hub for {self.path!r} "
+                f"({type(e).__name__}: {e}). {OFFLINE_HINT}"
+            ) from None
+        if info.sha and not re.fullmatch(r"[0-9a-f]{40}", self.revision or ""):
+            log.warning(
+                "data.source.revision %r is not a commit: it resolved to %s today. Set "
+                "data.source.revision: %s to pin the data.",
+                self.revision,
+                info.sha,
+                info.sha,
+            )
+        return info.sha
+
+    def read_split(self, hub_split: str, limit: int | None) -> tuple[list[str], list[str]]:
+        """Stream one split; with `limit`, a seeded shuffle of it cut to `limit` rows."""
+        try:
+            stream = datasets.load_dataset(
+                self.path,
+                self.name,
+                revision=self.revision if self.on_hub else None,
+                data_files=self.data_files,
+                split=hub_split,
+                streaming=True,
+            )
+        except (FileNotFoundError, ValueError) as e:
+            raise DataError(
+                f"{self.path}: cannot open split {hub_split!r} ({e}). Fix: check "
+                "data.source.splits and data.source.data_files."
+            ) from None
+        if limit is not None:
+            stream = stream.shuffle(seed=self.seed, buffer_size=self.shuffle_buffer)
+        src: list[str] = []
+        tgt: list[str] = []
+        rows = islice(stream, limit) if limit is not None else stream
+        try:
+            for row in tqdm(rows, total=limit, desc=f"read {hub_split}", unit=" pairs"):
+                pair = row["translation"]
+                src.append(pair[self.src_lang])
+                tgt.append(pair[self.tgt_lang])
+        except KeyError as e:
+            raise DataError(
+                f"{self.path}[{hub_split}]: rows need a `translation` dict with keys "
+                f"{self.src_lang!r} and {self.tgt_lang!r}; missing {e}. Fix: check "
+                "data.src_lang / data.tgt_lang, or convert the files to that layout."
+            ) from None
+        except (ConnectionError, TimeoutError, OSError) as e:
+            raise HubUnreachableError(
+                f"lost the connection while streaming {self.path} ({e}). {OFFLINE_HINT}"
+            ) from None
+        return src, tgt

@@ -1,0 +1,88 @@
+"""Configuration: params.yaml is the composition of conf/; every option composes and builds;
+unknown names and keys are refused with the valid ones listed; conf/ holds no machine paths."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+from tests.conftest import ROOT, run_module
+
+from nmt_bottleneck.config import build
+
+DATA_CONFIGS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
+
+
+def compose(tmp_path, *overrides: str) -> dict:
+    out = tmp_path / "params.yaml"
+    result = run_module("pipelines.compose_params", *overrides, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(out.read_text())
+
+
+def test_committed_params_equal_the_composition_of_conf(tmp_path):
+    out = tmp_path / "params.yaml"
+    result = run_module("pipelines.compose_params", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert (ROOT / "params.yaml").read_text() == out.read_text(), (
+        "params.yaml differs from conf/: run `make params` and commit both"
+    )
+
+
+def test_the_three_data_configs_exist():
+    assert DATA_CONFIGS == ["hansard_enfr", "synthetic", "wmt14_enfr"]
+
+
+@pytest.mark.parametrize("name", DATA_CONFIGS)
+def test_every_data_config_composes_and_builds(tmp_path, name):
+    params = compose(tmp_path, f"data={name}")
+    data = params["data"]
+    assert data["name"] == name
+    assert {"src_lang", "tgt_lang", "input", "source", "min_len", "max_len"} <= set(data)
+    source = build(OmegaConf.create(data["source"]), "data.source")
+    assert type(source).__name__ in {"LocalTextSource", "HubSource", "SyntheticSource"}
+    assert type(build(OmegaConf.create(params["tokenizer"]), "tokenizer")).__name__ == (
+        "SubwordTrainer"
+    )
+
+
+def test_length_filter_is_a_one_line_change(tmp_path):
+    assert compose(tmp_path)["data"]["max_len"] == 50
+    assert compose(tmp_path, "data.max_len=30")["data"]["max_len"] == 30
+
+
+def test_another_local_folder_is_one_override(tmp_path):
+    data = compose(tmp_path, "data=hansard_enfr", "data.input=corpora/europarl_deen")["data"]
+    assert data["source"]["directory"] == "corpora/europarl_deen"
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("data=nope", ["data/nope", *DATA_CONFIGS]),
+        ("data.max_lenn=30", ["data.max_lenn", "valid keys of data", "max_len", "min_len"]),
+        ("tokenizer.vocab=5", ["tokenizer.vocab", "vocab_size", "model_type"]),
+    ],
+)
+def test_unknown_names_and_keys_list_the_valid_ones(tmp_path, override, expected):
+    result = run_module("pipelines.compose_params", override, "--out", str(tmp_path / "p.yaml"))
+    assert result.returncode == 1
+    for fragment in expected:
+        assert fragment in result.stderr
+    assert "Fix:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_conf_holds_no_machine_paths_or_environment_lookups():
+    for path in (ROOT / "conf").rglob("*.yaml"):
+        text = path.read_text()
+        for value in re.findall(r":\s*([^\s#{][^#\n]*)", text):
+            assert not value.strip().startswith(("/", "~", "..")), f"{path}: {value}"
+        assert "oc.env" not in text and "now:" not in text, path
+
+
+def test_dvc_reads_conf_through_hydra():
+    config = (ROOT / ".dvc" / "config").read_text()
+    assert re.search(r"\[hydra\]\s+enabled = true", config)
