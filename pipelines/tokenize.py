@@ -8,6 +8,7 @@ import argparse
 import csv
 import io
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,8 +47,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info(
         "train: kept %d of %d pairs (%s)", corpus["train"].num_rows, pairs_in["train"], dropped
     )
+    log.info(
+        "training the %s tokenizer (%s, vocab <= %d) on %d pairs; this takes a few minutes "
+        "on a large corpus",
+        "joint" if trainer.joint else "separate",
+        trainer.model_type,
+        trainer.vocab_size,
+        corpus["train"].num_rows,
+    )
+    started = time.perf_counter()
     with atomic_dir(args.tokenizer) as tmp:
         tokenizers = trainer.train(corpus["train"]["src"], corpus["train"]["tgt"], tmp)
+    log.info("tokenizer trained in %.0f s", time.perf_counter() - started)
     encoded = encode(corpus, tokenizers)
     with atomic_dir(args.out) as tmp:
         encoded.save_to_disk(str(tmp))

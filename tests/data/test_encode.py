@@ -64,7 +64,7 @@ def test_length_filter_errors():
 def test_encode_adds_int32_ids_equal_to_the_tokenizer(tmp_path):
     corpus = add_word_counts(random_corpus(300, seed=3))
     train = corpus["train"]
-    tokenizers = SubwordTrainer("bpe", 300, True, 1.0, 10_000, 1).train(
+    tokenizers = SubwordTrainer("bpe", 300, True, 1.0, 10_000, 1, 2).train(
         train["src"], train["tgt"], tmp_path
     )
     encoded = encode(corpus, tokenizers)["train"]

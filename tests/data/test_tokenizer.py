@@ -34,6 +34,7 @@ def trainer(**changes) -> SubwordTrainer:
         character_coverage=1.0,
         input_sentence_size=200_000,
         seed=1,
+        num_threads=2,
     )
     return SubwordTrainer(**{**args, **changes})
 
@@ -107,3 +108,14 @@ def test_separate_vocabularies_are_written_and_loaded(tmp_path):
 def test_bad_settings_name_the_key(changes, key):
     with pytest.raises(ConfigError, match=rf"tokenizer\.{key}"):
         trainer(**changes)
+
+
+def test_same_config_gives_a_byte_identical_model(tmp_path):
+    """`dvc repro` on a fresh clone must rebuild the committed results exactly."""
+    src = [f"the {i % 13} cats sat on {i % 7} mats" for i in range(3000)]
+    tgt = [f"les {i % 13} chats sur {i % 7} tapis" for i in range(3000)]
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    trainer(vocab_size=400).train(src, tgt, first)
+    trainer(vocab_size=400).train(src, tgt, second)
+    assert (first / "spm.model").read_bytes() == (second / "spm.model").read_bytes()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -47,6 +46,8 @@ class SubwordTrainer:
         character_coverage: share of characters covered by pieces; the rest use byte fallback.
         input_sentence_size: at most this many sentences (per model) are sampled for training.
         seed: seeds SentencePiece's sampling.
+        num_threads: training threads. Part of the result, not a machine setting: the trained
+            model differs with the thread count (measured), so it is fixed in the config.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class SubwordTrainer:
         character_coverage: float,
         input_sentence_size: int,
         seed: int,
+        num_threads: int,
     ) -> None:
         if model_type not in ("unigram", "bpe"):
             raise ConfigError(
@@ -71,7 +73,10 @@ class SubwordTrainer:
             raise ConfigError(f"tokenizer.character_coverage = {character_coverage}; use 0.9-1.0.")
         self.model_type, self.vocab_size, self.joint = model_type, vocab_size, joint
         self.character_coverage = character_coverage
+        if num_threads < 1:
+            raise ConfigError(f"tokenizer.num_threads = {num_threads}; it must be >= 1.")
         self.input_sentence_size, self.seed = input_sentence_size, seed
+        self.num_threads = num_threads
 
     def train(self, src: Sequence[str], tgt: Sequence[str], out_dir: Path) -> Tokenizers:
         """Train on the (already length-filtered) training pairs and write the model(s) and
@@ -117,7 +122,7 @@ class SubwordTrainer:
             unk_piece="<unk>",
             bos_piece="<s>",
             eos_piece="</s>",
-            num_threads=os.cpu_count() or 1,
+            num_threads=self.num_threads,
             minloglevel=2,
         )
         return model.getvalue()
