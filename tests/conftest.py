@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,63 @@ def run_module(
         text=True,
         timeout=timeout,
     )
+
+
+def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo)]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def edit_conf(repo: Path, changes: dict) -> None:
+    """Edit the repository's conf/ as a user would (DVC recomposes params.yaml from conf/ on
+    every `dvc exp run`, so this, not params.yaml, is where settings live), then recompose."""
+    from omegaconf import OmegaConf
+
+    files = {"data.source": repo / "conf/data/synthetic.yaml", "": repo / "conf/config.yaml"}
+    for key, value in changes.items():
+        prefix = "data.source" if key.startswith("data.source") else ""
+        cfg = OmegaConf.load(files[prefix])
+        local = key.removeprefix("data.").lstrip(".") if prefix else key
+        OmegaConf.update(cfg, local, value, merge=False)
+        OmegaConf.save(cfg, files[prefix])
+    sh(repo, sys.executable, "-m", "pipelines.compose_params")
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(repo, sys.executable, "-m", "dvc", *args, check=check)
+
+
+SMALL = {
+    "data.source.sizes": {"train": 1500, "valid": 100, "test": 200},
+    "tokenizer.vocab_size": 600,
+}
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A fresh git + DVC repository holding the project's pipeline, conf and code."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    for name in ("dvc.yaml", ".gitignore", "conf", "pipelines", "src"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
+        else:
+            shutil.copy2(ROOT / name, repo / name)
+    sh(repo, "git", "init", "-q")
+    sh(repo, "git", "config", "user.email", "test@example.com")
+    sh(repo, "git", "config", "user.name", "test")
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "hydra.enabled", "true")
+    edit_conf(repo, SMALL)
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "pipeline")
+    return repo

@@ -8,9 +8,9 @@ import re
 import pytest
 import yaml
 from omegaconf import OmegaConf
-from tests.conftest import ROOT, run_module
 
 from nmt_bottleneck.config import build
+from tests.conftest import ROOT, run_module
 
 DATA_CONFIGS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
 

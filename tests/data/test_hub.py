@@ -10,10 +10,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-from tests.conftest import ROOT, run_module
 
 from nmt_bottleneck.data.sources.hub import HubSource
 from nmt_bottleneck.errors import DataError
+from tests.conftest import ROOT, run_module
 
 
 def make_rows(n: int, offset: int = 0) -> list[dict]:

@@ -77,10 +77,12 @@ def filter_by_length(
     return split.select(keep, keep_in_memory=True), dropped
 
 
-def encode(corpus: datasets.DatasetDict, tokenizers: Tokenizers) -> datasets.DatasetDict:
+def encode(
+    corpus: datasets.DatasetDict, tokenizers: Tokenizers, threads: int | None = None
+) -> datasets.DatasetDict:
     """Add `src_ids` and `tgt_ids` (int32, no BOS/EOS) to every split, in batches; SentencePiece
-    encodes each batch on all cores."""
-    threads = os.cpu_count() or 1
+    encodes each batch on `threads` threads (default: all cores; the ids do not depend on it)."""
+    threads = threads or os.cpu_count() or 1
 
     def encode_batch(batch: dict[str, list]) -> dict[str, list[list[int]]]:
         return {
