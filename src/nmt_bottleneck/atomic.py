@@ -1,7 +1,11 @@
 """Atomic outputs: a stage that is interrupted leaves its previous outputs or none, never half.
 
 Everything is written to a temporary sibling of the final path (same filesystem) and moved into
-place with `os.replace`, which is atomic for files and for a directory whose target is absent.
+place with `os.replace`. A directory that already exists is first renamed aside, so at every
+moment the final path holds the old complete output, nothing, or the new complete output.
+Leftovers of a run killed outright (SIGKILL, power loss: no cleanup runs) are swept away by the
+next write of the same output. Outputs get the usual permissions (0666/0777 less the umask), not
+the private ones of `tempfile`.
 """
 
 from __future__ import annotations
@@ -16,28 +20,38 @@ from pathlib import Path
 from typing import Any
 
 
-@contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty temporary directory; on success it replaces `final`, on error it vanishes.
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
-    A run killed outright (SIGKILL, power loss) cannot clean up, so leftovers of earlier runs for
-    the same output are removed first: a restarted stage starts from a clean slate.
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+
+def _sweep(final: Path) -> None:
+    """Remove temporary siblings that earlier, killed writes of `final` left behind."""
     for stale in final.parent.glob(f".{final.name}.tmp-*"):
-        if stale.is_dir():
+        if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield an empty temporary directory; on success it replaces `final`, on error it vanishes."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
-        if final.is_symlink() or final.is_file():
-            final.unlink()
-        elif final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        os.chmod(tmp, 0o777 & ~_umask())
+        if final.exists() or final.is_symlink():
+            aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-old-", dir=final.parent))
+            os.replace(final, aside / final.name)
+            os.replace(tmp, final)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -46,10 +60,12 @@ def write_text_atomic(text: str, path: Path) -> None:
     """Write `text` (UTF-8) to `path` through a temporary file and `os.replace`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

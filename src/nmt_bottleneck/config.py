@@ -7,23 +7,30 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.errors import ConfigError
 
 
 def build(node: DictConfig | Mapping[str, Any], key: str) -> Any:
-    """Instantiate `node` (a config with `_target_`) after checking its keys against the
-    target's constructor. `key` is the node's dotted path, used in error messages."""
+    """Construct `node`'s `_target_` class with `node`'s other keys as keyword arguments, after
+    checking them against the constructor. `key` is the node's dotted path, for messages.
+
+    The class is called directly (not through `hydra.utils.instantiate`, which would wrap the
+    constructor's own ConfigError/DataError in a traceback-laden InstantiationException).
+    """
     cfg = node if isinstance(node, DictConfig) else OmegaConf.create(dict(node))
     target = cfg.get("_target_")
     if not target:
-        raise ConfigError(f"{key} has no `_target_`: it must name the class to build.")
+        raise ConfigError(f"{key} has no `_target_`. Fix: name the class to build.")
     try:
         cls = get_class(target)
     except Exception as e:
-        raise ConfigError(f"{key}._target_ = {target!r} cannot be imported ({e}).") from None
+        raise ConfigError(
+            f"{key}._target_ = {target!r} cannot be imported ({e}). Fix: use a "
+            "class path under nmt_bottleneck."
+        ) from None
     params = inspect.signature(cls).parameters
     check_keys(cfg, [*params, "_target_"], key)
     missing = [
@@ -32,9 +39,11 @@ def build(node: DictConfig | Mapping[str, Any], key: str) -> Any:
     if missing:
         raise ConfigError(
             f"{key} is missing {', '.join(missing)} (needed by {target}). Fix: "
-            "add it to the config file in conf/ that defines " + key + "."
+            f"add it to the config file in conf/ that defines {key}."
         )
-    return instantiate(cfg, _convert_="all")
+    kwargs = OmegaConf.to_container(cfg, resolve=True)
+    del kwargs["_target_"]
+    return cls(**kwargs)
 
 
 def check_keys(cfg: DictConfig | Mapping[str, Any], valid: Iterable[str], key: str) -> None:

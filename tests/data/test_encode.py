@@ -74,10 +74,32 @@ def test_encode_adds_int32_ids_equal_to_the_tokenizer(tmp_path):
     assert encoded["src"] == train["src"] and encoded["line"] == train["line"]
 
 
-def test_length_histogram_counts_every_pair():
+def test_length_histogram_gives_each_splits_percentages():
     corpus = add_word_counts(random_corpus(200, seed=4))
+    corpus["test"] = add_word_counts(random_corpus(50, seed=9))["train"]
     rows = length_histogram(corpus)
-    assert sum(r["pairs"] for r in rows) == 200
-    lengths = [len(s.split()) for s in corpus["train"]["src"]]
-    for row in rows:
-        assert row["pairs"] == lengths.count(row["src_words"])
+    for name in ("train", "test"):
+        lengths = [len(s.split()) for s in corpus[name]["src"]]
+        assert sum(r[name] for r in rows) == pytest.approx(100)
+        for row in rows:
+            assert row[name] == pytest.approx(100 * lengths.count(row["src_words"]) / len(lengths))
+    assert [r["src_words"] for r in rows] == sorted(
+        {len(s.split()) for name in corpus for s in corpus[name]["src"]}
+    )
+
+
+def test_saved_encoding_does_not_depend_on_the_thread_count(tmp_path):
+    """DVC hashes the saved folder: it must be the same on a 2-core and a 64-core machine."""
+    corpus = add_word_counts(random_corpus(300, seed=5))
+    train = corpus["train"]
+    tokenizers = SubwordTrainer("unigram", 300, True, 1.0, 10_000, 1, 2).train(
+        train["src"], train["tgt"], tmp_path
+    )
+    saved = []
+    for threads in (1, 3):
+        folder = tmp_path / f"threads{threads}"
+        encode(corpus, tokenizers, threads=threads).save_to_disk(str(folder))
+        saved.append(
+            {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        )
+    assert saved[0] == saved[1]

@@ -5,15 +5,18 @@ itself unreachable, which must fail within seconds with a message naming the off
 from __future__ import annotations
 
 import json
+import socket
 import time
+from collections import Counter
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 
 from nmt_bottleneck.data.sources.hub import HubSource
 from nmt_bottleneck.errors import DataError
-from tests.conftest import ROOT, run_module
+from tests.conftest import run_module
 
 
 def make_rows(n: int, offset: int = 0) -> list[dict]:
@@ -52,29 +55,50 @@ def test_local_json_reads_every_split(tmp_path):
     }
     corpus = source(files).load()
     assert corpus.splits["train"]["src"] == [f"sentence {i}" for i in range(50)]
+    assert corpus.splits["train"]["line"] == list(range(1, 51))
     assert corpus.splits["valid"]["tgt"] == [f"phrase {i}" for i in range(100, 108)]
     assert corpus.provenance["data_files"] == files
 
 
-def test_parquet_shards_and_seeded_subsample(tmp_path):
+@pytest.fixture
+def parquet_shards(tmp_path) -> dict[str, list[str]]:
+    """Three training shards of 200 rows (the Hub's parquet layout), one validation file."""
     shards = []
-    for k in range(3):  # three shards, like the Hub's parquet layout
+    for k in range(3):
         path = tmp_path / f"train-{k:05d}-of-00003.parquet"
         datasets.Dataset.from_list(make_rows(200, 1000 * k)).to_parquet(str(path))
         shards.append(str(path))
     valid = tmp_path / "validation.parquet"
     datasets.Dataset.from_list(make_rows(5)).to_parquet(str(valid))
-    files = {"train": shards, "validation": [str(valid)]}
-    everything = {f"sentence {i}" for k in range(3) for i in range(1000 * k, 1000 * k + 200)}
+    return {"train": shards, "validation": [str(valid)]}
 
-    first = source(files, "parquet", train_size=120).load().splits["train"]
-    again = source(files, "parquet", train_size=120).load().splits["train"]
-    other = source(files, "parquet", train_size=120, seed=8).load().splits["train"]
-    assert first.num_rows == 120
-    assert set(first["src"]) <= everything and len(set(first["src"])) == 120
-    assert first["src"] == again["src"]  # the seed fixes the sample
-    assert first["src"] != other["src"]
-    assert [s.replace("sentence", "phrase") for s in first["src"]] == first["tgt"]  # aligned
+
+def test_subsample_draws_evenly_from_every_shard_and_keeps_its_origin(parquet_shards):
+    # a buffer smaller than a shard: a shuffle of the concatenated stream would take only the
+    # first shard's rows
+    sample = source(parquet_shards, "parquet", train_size=60, shuffle_buffer=50).load()
+    train = sample.splits["train"]
+    assert train.num_rows == 60
+    assert Counter(train["shard"]) == {0: 20, 1: 20, 2: 20}
+    files = [pq.read_table(path).to_pylist() for path in parquet_shards["train"]]
+    for src, tgt, shard, line in zip(
+        train["src"], train["tgt"], train["shard"], train["line"], strict=True
+    ):
+        assert files[shard][line - 1]["translation"] == {"en": src, "fr": tgt}
+    assert len(set(train["src"])) == 60
+    assert train["line"] != sorted(train["line"])  # shuffled within shards, not the first rows
+
+
+def test_subsample_is_fixed_by_the_seed(parquet_shards):
+    def sample(seed: int) -> list[str]:
+        return (
+            source(parquet_shards, "parquet", train_size=90, shuffle_buffer=50, seed=seed)
+            .load()
+            .splits["train"]["src"]
+        )
+
+    assert sample(3) == sample(3)
+    assert sample(3) != sample(4)
 
 
 def test_missing_language_key_is_explained(tmp_path):
@@ -86,13 +110,32 @@ def test_missing_language_key_is_explained(tmp_path):
         source(files, tgt_lang="de").load()
 
 
-def test_unreachable_hub_fails_fast_and_names_the_offline_options(tmp_path):
+@pytest.fixture(params=["refused", "silent"])
+def dead_endpoint(request):
+    """An endpoint on this machine that refuses connections, or accepts and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        if request.param == "silent":
+            server.listen(8)
+            yield f"http://127.0.0.1:{port}"
+        else:
+            server.close()
+            yield f"http://127.0.0.1:{port}"
+
+
+def test_unreachable_hub_fails_fast_and_names_the_offline_options(tmp_path, dead_endpoint):
     params = tmp_path / "params.yaml"
-    composed = run_module("pipelines.compose_params", "data=wmt14_enfr", "--out", str(params))
+    composed = run_module(
+        "pipelines.compose_params",
+        "data=wmt14_enfr",
+        "data.source.timeout_s=2",
+        "--out",
+        str(params),
+    )
     assert composed.returncode == 0, composed.stderr
     out, manifest = tmp_path / "corpus", tmp_path / "manifest.json"
     started = time.monotonic()
-    # A closed port on this machine stands in for an unreachable Hub (no traffic leaves it).
     result = run_module(
         "pipelines.download",
         "--params",
@@ -101,13 +144,12 @@ def test_unreachable_hub_fails_fast_and_names_the_offline_options(tmp_path):
         str(out),
         "--manifest",
         str(manifest),
-        env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"},
+        env={"HF_ENDPOINT": dead_endpoint},
     )
     elapsed = time.monotonic() - started
-    assert result.returncode == 1
-    assert elapsed < 30, f"took {elapsed:.1f}s to give up"
+    assert result.returncode == 1, result.stderr
+    assert elapsed < 20, f"took {elapsed:.1f}s to give up"
     assert "cannot reach the Hugging Face Hub" in result.stderr
-    assert "data=hansard_enfr" in result.stderr and "HF_HUB_OFFLINE=1" in result.stderr
+    assert "data=hansard_enfr" in result.stderr and "data.source.data_files" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists() and not manifest.exists()
-    assert (ROOT / "conf" / "data" / "wmt14_enfr.yaml").is_file()

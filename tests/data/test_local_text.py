@@ -78,7 +78,7 @@ def expect_failure(tmp_path: Path, params: Path, caplog, *fragments: str) -> str
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
-def test_reads_aligned_files_plain_or_gzip(tmp_path, suffix, strict=True):
+def test_reads_aligned_files_plain_or_gzip(tmp_path, suffix):
     corpus_dir = tmp_path / "corpus"
     for split in ("train", "test"):
         write_lines(corpus_dir / f"{split}.en{suffix}", EN)
@@ -216,7 +216,7 @@ def test_absurdly_long_line(tmp_path, caplog):
     )
 
 
-def test_corrupt_gzip(tmp_path, caplog, strict=True):
+def test_corrupt_gzip(tmp_path, caplog):
     corpus_dir = tmp_path / "corpus"
     write_lines(corpus_dir / "train.en.gz", EN)
     (corpus_dir / "train.fr.gz").write_bytes(b"\x1f\x8b\x08\x00 this is not deflate data")
@@ -265,3 +265,11 @@ def test_a_failed_run_keeps_the_previous_output(tmp_path, caplog):
     assert manifest.read_text() == before
     assert load_corpus(out)["test"]["tgt"] == FR
     assert sorted(p.name for p in out.parent.iterdir()) == ["corpus", "manifest.json"]
+
+
+def test_splits_without_train_are_refused(tmp_path, caplog):
+    corpus_dir = tmp_path / "corpus"
+    write_lines(corpus_dir / "test.en", EN)
+    write_lines(corpus_dir / "test.fr", FR)
+    params = params_for(tmp_path, corpus_dir, splits={"test": "test"})
+    expect_failure(tmp_path, params, caplog, "no `train` split", "data.source.splits")

@@ -2,7 +2,8 @@
 
 A corpus is a `datasets.DatasetDict` with one row per sentence pair and the columns
 `src` (source text), `tgt` (target text) and `line` (1-based line or row number in the
-original split, so any number in a report can be traced back to its input). Pairs empty on one
+original file, so any number in a report can be traced back to its input); sources read from
+several files (Hub parquet shards) add `shard`, the file's index. Pairs empty on one
 side are dropped here, counted, and reported in the manifest; they never reach training.
 """
 
@@ -36,32 +37,40 @@ class Corpus(NamedTuple):
 
 
 def pairs_to_split(
-    src: Sequence[str], tgt: Sequence[str], lines: Sequence[int], where: str
+    src: Sequence[str],
+    tgt: Sequence[str],
+    lines: Sequence[int],
+    where: str,
+    shards: Sequence[int] | None = None,
 ) -> SplitPairs:
     """Strip both sides, drop pairs empty on either side (counted by reason), build a Dataset.
+    `shards`, for sources read from several files, adds a `shard` column (the file's index).
 
     Raises DataError if no pair is left: an empty split cannot be trained or evaluated on.
     """
     dropped = {"empty_source": 0, "empty_target": 0, "empty_both": 0}
-    keep_src: list[str] = []
-    keep_tgt: list[str] = []
-    keep_line: list[int] = []
-    for s, t, n in zip(src, tgt, lines, strict=True):
-        s, t = s.strip(), t.strip()
+    keep: list[int] = []
+    stripped_src = [s.strip() for s in src]
+    stripped_tgt = [t.strip() for t in tgt]
+    for i, (s, t) in enumerate(zip(stripped_src, stripped_tgt, strict=True)):
         if s and t:
-            keep_src.append(s)
-            keep_tgt.append(t)
-            keep_line.append(n)
+            keep.append(i)
         elif s or t:
             dropped["empty_target" if s else "empty_source"] += 1
         else:
             dropped["empty_both"] += 1
-    if not keep_src:
+    if not keep:
         raise DataError(
             f"{where}: no usable sentence pair ({len(src)} lines read, all empty on at least one "
             "side). Fix: point the data config at a non-empty, line-aligned corpus."
         )
-    table = {"src": keep_src, "tgt": keep_tgt, "line": keep_line}
+    table = {
+        "src": [stripped_src[i] for i in keep],
+        "tgt": [stripped_tgt[i] for i in keep],
+        "line": [lines[i] for i in keep],
+    }
+    if shards is not None:
+        table["shard"] = [shards[i] for i in keep]
     return SplitPairs(datasets.Dataset.from_dict(table), dropped)
 
 
@@ -99,4 +108,10 @@ def load_corpus(path: Path) -> datasets.DatasetDict:
             f"{path}: no saved corpus here (dataset_dict.json missing). "
             "Fix: run the download stage first: `dvc repro download`."
         )
-    return datasets.load_from_disk(str(path))
+    corpus = datasets.load_from_disk(str(path))
+    if "train" not in corpus:
+        raise DataError(
+            f"{path}: the corpus has no `train` split (it has {list(corpus)}). "
+            "Fix: name a `train` split in data.source and run `dvc repro download`."
+        )
+    return corpus

@@ -10,6 +10,7 @@ output of the previous stage) and the only files written are the stage's declare
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from typing import Any
@@ -97,6 +98,7 @@ def encode(
         features["tgt_ids"] = datasets.List(datasets.Value("int32"))
         out[name] = split.map(
             encode_batch,
+            new_fingerprint=encoded_fingerprint(split, tokenizers),
             batched=True,
             batch_size=BATCH,
             features=features,
@@ -104,6 +106,17 @@ def encode(
             desc=f"encode {name}",
         )
     return datasets.DatasetDict(out)
+
+
+def encoded_fingerprint(split: datasets.Dataset, tokenizers: Tokenizers) -> str:
+    """The encoded split's fingerprint, from its input and the tokenizer models only. `datasets`
+    would otherwise hash the map function's closure, thread count included, and the saved
+    dataset (and so DVC's hash of it) would differ between machines with different core counts.
+    """
+    digest = hashlib.sha256(f"encode/v1/{split._fingerprint}".encode())
+    digest.update(tokenizers.src.serialized_model_proto())
+    digest.update(tokenizers.tgt.serialized_model_proto())
+    return digest.hexdigest()[:16]
 
 
 def split_stats(split: datasets.Dataset) -> dict[str, Any]:
@@ -125,9 +138,12 @@ def split_stats(split: datasets.Dataset) -> dict[str, Any]:
 
 
 def length_histogram(corpus: datasets.DatasetDict) -> list[dict[str, Any]]:
-    """Rows (split, src_words, pairs): how many pairs have each source length in words."""
-    rows = []
-    for name, split in corpus.items():
-        counts = Counter(split["src_words"])
-        rows += [{"split": name, "src_words": k, "pairs": counts[k]} for k in sorted(counts)]
-    return rows
+    """One row per source length in words: the percentage of each split's pairs of that length
+    (percentages, so a 5k-pair test set and a 900k-pair training set share one plot)."""
+    counts = {name: Counter(split["src_words"]) for name, split in corpus.items()}
+    lengths = sorted(set().union(*counts.values()))
+    return [
+        {"src_words": k}
+        | {name: round(100 * c[k] / corpus[name].num_rows, 4) for name, c in counts.items()}
+        for k in lengths
+    ]

@@ -2,8 +2,10 @@
 (config `fr-en`), or local parquet/json files given as `data_files` (same code path).
 
 Rows hold a `translation` dict keyed by language code (the `datasets` translation convention).
-Splits are streamed, so a training subsample of N pairs reads only the shards it needs, not all
-40M WMT'14 pairs; the subsample is a seeded shuffle (shard order plus a shuffle buffer).
+Splits are streamed, so a training subsample of N pairs reads about N/shards rows from each
+shard, not all 40M WMT'14 pairs: each shard is shuffled with a seeded buffer and the shards are
+taken from in turn, so every part of the corpus is represented. Each pair keeps its origin
+(`shard` index and `line`, the row within that shard).
 Before streaming from the Hub, a metadata request with a short timeout checks that the Hub is
 reachable and resolves the revision to a commit, which the manifest records.
 """
@@ -11,9 +13,10 @@ reachable and resolves the revision to a commit, which the manifest records.
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
-from itertools import islice
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from typing import Any
 
 import datasets
@@ -25,8 +28,8 @@ from nmt_bottleneck.errors import DataError, HubUnreachableError
 log = logging.getLogger(__name__)
 OFFLINE_HINT = (
     "This machine may be offline. Fix: use local files with `data=hansard_enfr` (see README, "
-    "'Corpora') or the generated `data=synthetic`; or, if this dataset is already in your "
-    "Hugging Face cache, set HF_HUB_OFFLINE=1."
+    "'Corpora') or the generated `data=synthetic`; or copy the dataset's parquet files here and "
+    "set data.source.path=parquet and data.source.data_files (same code path, no network)."
 )
 
 
@@ -42,7 +45,7 @@ class HubSource:
         data_files: split name -> files, for local builders; None for Hub datasets.
         train_size: pairs to keep from the `train` output split (seeded shuffle); None keeps all.
         seed: shuffle seed for the training subsample.
-        shuffle_buffer: rows in the streaming shuffle buffer.
+        shuffle_buffer: rows buffered per shard by the streaming shuffle.
         timeout_s: seconds to wait for the Hub before failing.
     """
 
@@ -77,11 +80,13 @@ class HubSource:
 
     def load(self) -> Corpus:
         resolved = self.check_hub() if self.on_hub else None
+        revision = (resolved or self.revision) if self.on_hub else None
         loaded, dropped = {}, {}
         for split, hub_split in self.splits.items():
-            src, tgt = self.read_split(hub_split, self.train_size if split == "train" else None)
+            limit = self.train_size if split == "train" else None
+            src, tgt, shard, row = self.read_split(hub_split, limit, revision)
             where = f"{self.path}:{self.name or ''}[{hub_split}]"
-            loaded[split], dropped[split] = pairs_to_split(src, tgt, range(1, len(src) + 1), where)
+            loaded[split], dropped[split] = pairs_to_split(src, tgt, row, where, shards=shard)
         provenance: dict[str, Any] = {
             "type": "hub",
             "path": self.path,
@@ -96,13 +101,11 @@ class HubSource:
         return Corpus(datasets.DatasetDict(loaded), dropped, provenance)
 
     def check_hub(self) -> str | None:
-        """Resolve the revision to a commit sha, failing within `timeout_s` if the Hub is
-        unreachable. In HF offline mode, return None and let `datasets` use its cache."""
+        """Resolve the revision to a commit sha (the data is then streamed from that commit),
+        failing within `timeout_s` if the Hub is unreachable."""
         from huggingface_hub import HfApi
         from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
-            return None
         try:
             info = HfApi().dataset_info(self.path, revision=self.revision, timeout=self.timeout_s)
         except RevisionNotFoundError:
@@ -129,13 +132,47 @@ class HubSource:
             )
         return info.sha
 
-    def read_split(self, hub_split: str, limit: int | None) -> tuple[list[str], list[str]]:
-        """Stream one split; with `limit`, a seeded shuffle of it cut to `limit` rows."""
+    def read_split(
+        self, hub_split: str, limit: int | None, revision: str | None
+    ) -> tuple[list[str], list[str], list[int], list[int]]:
+        """Stream one split: every row, or with `limit` a seeded sample drawn evenly from all
+        shards. Returns (src, tgt, shard, row) with each pair's origin: its shard (data file)
+        index and 1-based row within that shard."""
+        stream = self.open_stream(hub_split, revision)
+        shards = [tagged(stream.shard(stream.num_shards, i), i) for i in range(stream.num_shards)]
+        if limit is None:
+            rows = chain.from_iterable(shards)
+        else:
+            # Hub parquet shards keep the corpus's order (WMT'14: CommonCrawl, Europarl,
+            # Giga-fren, News Commentary, UN), so a sample must come from every shard:
+            # shuffle each shard through a seeded buffer, then take from all in turn.
+            rng = random.Random(self.seed)
+            parts = [buffer_shuffle(part, rng, self.shuffle_buffer) for part in shards]
+            rows = islice(round_robin(parts), limit)
+        src, tgt, shard, row_no = [], [], [], []
         try:
-            stream = datasets.load_dataset(
+            for row in tqdm(rows, total=limit, desc=f"read {hub_split}", unit=" pairs"):
+                pair = row["translation"]
+                src.append(pair[self.src_lang] or "")
+                tgt.append(pair[self.tgt_lang] or "")
+                shard.append(row["_shard"])
+                row_no.append(row["_row"])
+        except (KeyError, TypeError) as e:
+            raise DataError(
+                f"{self.path}[{hub_split}]: rows need a `translation` dict with keys "
+                f"{self.src_lang!r} and {self.tgt_lang!r}; missing {e}. Fix: check "
+                "data.src_lang / data.tgt_lang, or convert the files to that layout."
+            ) from None
+        except Exception as e:  # transport errors (httpx), or a broken local file
+            raise self.read_error(hub_split, e) from None
+        return src, tgt, shard, row_no
+
+    def open_stream(self, hub_split: str, revision: str | None) -> datasets.IterableDataset:
+        try:
+            return datasets.load_dataset(
                 self.path,
                 self.name,
-                revision=self.revision if self.on_hub else None,
+                revision=revision,
                 data_files=self.data_files,
                 split=hub_split,
                 streaming=True,
@@ -145,24 +182,48 @@ class HubSource:
                 f"{self.path}: cannot open split {hub_split!r} ({e}). Fix: check "
                 "data.source.splits and data.source.data_files."
             ) from None
-        if limit is not None:
-            stream = stream.shuffle(seed=self.seed, buffer_size=self.shuffle_buffer)
-        src: list[str] = []
-        tgt: list[str] = []
-        rows = islice(stream, limit) if limit is not None else stream
-        try:
-            for row in tqdm(rows, total=limit, desc=f"read {hub_split}", unit=" pairs"):
-                pair = row["translation"]
-                src.append(pair[self.src_lang])
-                tgt.append(pair[self.tgt_lang])
-        except KeyError as e:
-            raise DataError(
-                f"{self.path}[{hub_split}]: rows need a `translation` dict with keys "
-                f"{self.src_lang!r} and {self.tgt_lang!r}; missing {e}. Fix: check "
-                "data.src_lang / data.tgt_lang, or convert the files to that layout."
-            ) from None
-        except (ConnectionError, TimeoutError, OSError) as e:
-            raise HubUnreachableError(
-                f"lost the connection while streaming {self.path} ({e}). {OFFLINE_HINT}"
-            ) from None
-        return src, tgt
+        except Exception as e:
+            raise self.read_error(hub_split, e) from None
+
+    def read_error(self, hub_split: str, e: Exception) -> DataError:
+        if self.on_hub:
+            return HubUnreachableError(
+                f"lost the Hugging Face Hub while reading {self.path}[{hub_split}] "
+                f"({type(e).__name__}: {e}). {OFFLINE_HINT}"
+            )
+        return DataError(
+            f"cannot read {self.path} files for split {hub_split!r} ({type(e).__name__}: {e}). "
+            "Fix: check data.source.data_files."
+        )
+
+
+def tagged(rows: Iterable[dict], shard: int) -> Iterator[dict]:
+    """Tag each row with where it came from: its shard and 1-based row within the shard."""
+    for index, row in enumerate(rows, 1):
+        yield {**row, "_shard": shard, "_row": index}
+
+
+def buffer_shuffle(rows: Iterable[dict], rng: random.Random, size: int) -> Iterator[dict]:
+    """A streaming shuffle: keep `size` rows, emit a random one as each new row arrives."""
+    buffer: list[dict] = []
+    for row in rows:
+        if len(buffer) < size:
+            buffer.append(row)
+            continue
+        i = rng.randrange(size)
+        yield buffer[i]
+        buffer[i] = row
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+def round_robin(iterators: list[Iterator[dict]]) -> Iterator[dict]:
+    """One item from each iterator in turn, dropping each when it is exhausted."""
+    active = list(iterators)
+    while active:
+        for it in list(active):
+            item = next(it, None)
+            if item is None:
+                active.remove(it)
+            else:
+                yield item

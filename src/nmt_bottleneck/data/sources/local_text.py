@@ -45,8 +45,11 @@ class LocalTextSource:
         splits: dict[str, str],
         max_line_chars: int,
     ) -> None:
-        if not splits:
-            raise DataError("data.source.splits is empty. Fix: name at least a `train` split.")
+        if "train" not in splits:
+            raise DataError(
+                f"data.source.splits = {dict(splits)} has no `train` split. Fix: map `train` to "
+                "the file stem of the training files, e.g. {train: train, test: test}."
+            )
         if max_line_chars <= 0:
             raise DataError(f"data.source.max_line_chars must be > 0, got {max_line_chars}.")
         self.directory = Path(directory)
