@@ -101,24 +101,34 @@ SMALL = {
 }
 
 
-@pytest.fixture
-def repo(tmp_path) -> Path:
+def make_repo(path: Path, conf_changes: dict) -> Path:
     """A fresh git + DVC repository holding the project's pipeline, conf and code."""
-    repo = tmp_path / "project"
-    repo.mkdir()
+    path.mkdir()
     for name in ("dvc.yaml", ".gitignore", "conf", "pipelines", "src"):
         if (ROOT / name).is_dir():
             shutil.copytree(
-                ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+                ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
             )
         else:
-            shutil.copy2(ROOT / name, repo / name)
-    sh(repo, "git", "init", "-q")
-    sh(repo, "git", "config", "user.email", "test@example.com")
-    sh(repo, "git", "config", "user.name", "test")
-    dvc(repo, "init", "-q")
-    dvc(repo, "config", "hydra.enabled", "true")
-    edit_conf(repo, SMALL)
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "pipeline")
-    return repo
+            shutil.copy2(ROOT / name, path / name)
+    sh(path, "git", "init", "-q")
+    sh(path, "git", "config", "user.email", "test@example.com")
+    sh(path, "git", "config", "user.name", "test")
+    dvc(path, "init", "-q")
+    dvc(path, "config", "hydra.enabled", "true")
+    edit_conf(path, conf_changes)
+    sh(path, "git", "add", "-A")
+    sh(path, "git", "commit", "-qm", "pipeline")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """The pipeline in a temporary repository, with small synthetic sizes (conf/ edited)."""
+    return make_repo(tmp_path / "project", SMALL)
+
+
+@pytest.fixture
+def full_repo(tmp_path) -> Path:
+    """The pipeline in a temporary repository, with the committed configuration unchanged."""
+    return make_repo(tmp_path / "project", {})

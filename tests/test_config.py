@@ -86,3 +86,28 @@ def test_conf_holds_no_machine_paths_or_environment_lookups():
 def test_dvc_reads_conf_through_hydra():
     config = (ROOT / ".dvc" / "config").read_text()
     assert re.search(r"\[hydra\]\s+enabled = true", config)
+
+
+def test_a_constructor_check_is_a_one_line_error_in_the_stage(tmp_path):
+    """Checks inside a source's constructor reach the user as one line, not a traceback."""
+    params = tmp_path / "params.yaml"
+    composed = run_module(
+        "pipelines.compose_params",
+        "data.source.min_len=10",
+        "data.source.max_len=5",
+        "--out",
+        str(params),
+    )
+    assert composed.returncode == 0, composed.stderr
+    result = run_module(
+        "pipelines.download",
+        "--params",
+        str(params),
+        "--out",
+        str(tmp_path / "c"),
+        "--manifest",
+        str(tmp_path / "m.json"),
+    )
+    assert result.returncode == 1
+    assert "min_len <= max_len" in result.stderr and "Fix:" in result.stderr
+    assert "Traceback" not in result.stderr

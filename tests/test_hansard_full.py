@@ -32,7 +32,8 @@ def count_pairs(directory, stem: str) -> tuple[int, int, int]:
     return lines, nonempty, short
 
 
-def test_full_hansard_download_and_tokenize(repo, corpora):
+def test_full_hansard_download_and_tokenize(full_repo, corpora):
+    repo = full_repo
     (repo / "corpora").symlink_to(corpora, target_is_directory=True)
     dvc(repo, "exp", "run", "-S", "data=hansard_enfr")
 
@@ -57,4 +58,6 @@ def test_full_hansard_download_and_tokenize(repo, corpora):
         ]
         assert not wrong, wrong[:3]
 
+    stats = json.loads((repo / "reports/data/tokenize_stats.json").read_text())
+    assert stats["vocab"]["src"] == 8000  # the configured size, reached on the real corpus
     assert "up to date" in dvc(repo, "repro").stdout

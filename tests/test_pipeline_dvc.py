@@ -77,19 +77,22 @@ def test_local_corpus_from_the_corpora_folder(repo, corpora):
     2,000-pair slice of the Hansard files stands in for the 934k-pair corpus."""
     target = repo / "corpora" / "hansard_enfr"
     target.mkdir(parents=True)
+    written = {}
     for split in ("train", "valid_unseen", "test_unseen"):
         for lang in ("en", "fr"):
             with gzip.open(corpora / "hansard_enfr" / f"{split}.{lang}.gz", "rt") as f:
-                lines = [next(f) for _ in range(2000 if split == "train" else 300)]
+                written[split, lang] = [next(f) for _ in range(2000 if split == "train" else 300)]
             with gzip.open(target / f"{split}.{lang}.gz", "wt") as f:
-                f.writelines(lines)
+                f.writelines(written[split, lang])
     exp = dvc(repo, "exp", "run", "-S", "data=hansard_enfr", "-S", "tokenizer.vocab_size=1000")
     assert "Running stage 'download'" in exp.stdout
     manifest = read_json(repo / "reports/data/manifest.json")
     assert manifest["data"] == "hansard_enfr" and manifest["src_lang"] == "en"
-    assert manifest["splits"]["test"]["pairs"] == 300 - sum(
-        d for d in manifest["splits"]["test"]["dropped"].values()
-    )
+    for split, stem in (("train", "train"), ("test", "test_unseen")):
+        pairs = zip(written[stem, "en"], written[stem, "fr"], strict=True)
+        assert manifest["splits"][split]["pairs"] == sum(
+            bool(s.strip()) and bool(t.strip()) for s, t in pairs
+        )
     stats = read_json(repo / "reports/data/tokenize_stats.json")
     assert stats["splits"]["test"]["pairs_in"] == manifest["splits"]["test"]["pairs"]
     (target / "test_unseen.fr.gz").unlink()  # the corpus dir is a dependency: DVC sees this
@@ -98,6 +101,8 @@ def test_local_corpus_from_the_corpora_folder(repo, corpora):
 
 
 def test_a_killed_run_restarts_cleanly(repo):
+    """Kill `dvc repro` (SIGKILL: no cleanup runs) while the tokenizer is being written, then
+    run it again: it restarts the stage, sweeps the leftovers and finishes."""
     edit_conf(repo, {"data.source.sizes": {"train": 60000, "valid": 100, "test": 200}})
     log = repo.parent / "repro.log"
     env = {
@@ -115,20 +120,20 @@ def test_a_killed_run_restarts_cleanly(repo):
             start_new_session=True,
         )
     deadline = time.monotonic() + 300
-    while "encode train" not in log.read_text() and proc.poll() is None:
+    while not list((repo / "data").glob(".tokenizer.tmp-*")):
+        assert proc.poll() is None, f"finished before it could be killed:\n{log.read_text()}"
         assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # like a power cut: no cleanup runs
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (repo / "data/tokenized").exists()  # never half-written under its real name
+    assert list((repo / "data").glob(".tokenizer.tmp-*"))  # killed mid-write: leftovers stay
+    assert not (repo / "data/tokenizer").exists()
+    assert not (repo / "data/tokenized").exists()
 
     again = dvc(repo, "repro")
     assert "Running stage 'tokenize'" in again.stdout
-    assert not list((repo / "data").glob(".*tmp-*"))  # leftovers of the killed run are gone
+    assert not list((repo / "data").glob(".*tmp-*"))  # the restarted stage swept them
     assert dvc(repo, "status").stdout.strip().endswith("up to date.")
     tokenized = datasets.load_from_disk(str(repo / "data/tokenized"))
-    assert (
-        tokenized["train"].num_rows
-        == read_json(repo / "reports/data/tokenize_stats.json")["splits"]["train"]["pairs"]
-    )
+    stats = read_json(repo / "reports/data/tokenize_stats.json")
+    assert tokenized["train"].num_rows == stats["splits"]["train"]["pairs"]
