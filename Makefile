@@ -2,7 +2,7 @@
 #   make repro   install (once), link the corpora if present, compose params.yaml, run `dvc repro`
 #   make test    install (once), run the test suite CI runs
 SHELL := /bin/bash
-PYTHON ?= python3
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 # Where the corpora are: ../shared/corpora when present, else pass CORPORA=/path/to/corpora.

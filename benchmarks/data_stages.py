@@ -29,13 +29,11 @@ def run_stage(module: str, *args: str) -> float:
     """Run one stage entry as DVC would; return its wall time in seconds."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stderr=subprocess.DEVNULL,
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
+    if result.returncode != 0:
+        sys.exit(f"{module} failed:\n{result.stderr[-3000:]}")
     return time.perf_counter() - started
 
 
@@ -69,32 +67,25 @@ def encode_side_by_side(corpus_dir: Path, tokenizer_dir: Path, pairs: int) -> li
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("overrides", nargs="*", default=["data=hansard_enfr"])
-    parser.add_argument("--encode-pairs", type=int, default=200_000)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
-
+def measure(overrides: list[str], encode_pairs: int) -> dict:
+    """Run both stages on the composed config, then the encoding comparison."""
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         out = Path(tmp)
-        params = out / "params.yaml"
-        run_stage("pipelines.compose_params", *args.overrides, "--out", str(params))
-        t_download = run_stage(
+        params = str(out / "params.yaml")
+        run_stage("pipelines.compose_params", *overrides, "--out", params)
+        download_s = run_stage(
             "pipelines.download",
             "--params",
-            str(params),
+            params,
             "--out",
             str(out / "corpus"),
             "--manifest",
             str(out / "m.json"),
         )
-        t_tokenize = run_stage(
+        tokenize_s = run_stage(
             "pipelines.tokenize",
             "--params",
-            str(params),
+            params,
             "--corpus",
             str(out / "corpus"),
             "--tokenizer",
@@ -108,51 +99,54 @@ def main() -> None:
         )
         manifest = json.loads((out / "m.json").read_text())
         stats = json.loads((out / "s.json").read_text())
-        encode_rows = encode_side_by_side(out / "corpus", out / "tok", args.encode_pairs)
+        encoding = encode_side_by_side(out / "corpus", out / "tok", encode_pairs)
+    return {
+        "overrides": overrides,
+        "cores": os.cpu_count(),
+        "download_s": download_s,
+        "tokenize_s": tokenize_s,
+        "train_kept": stats["splits"]["train"]["pairs"],
+        "pairs": sum(s["pairs"] for s in manifest["splits"].values()),
+        "encode_pairs": encode_pairs,
+        "encode_s": dict(encoding),
+    }
 
-    pairs_in = sum(s["pairs"] for s in manifest["splits"].values())
-    kept = stats["splits"]["train"]["pairs"]
-    total = t_download + t_tokenize
+
+def print_tables(r: dict) -> None:
+    pairs, total = r["pairs"], r["download_s"] + r["tokenize_s"]
     print(
-        f"\nData stages, {' '.join(args.overrides)}; {os.cpu_count()} cores, "
+        f"\nData stages, {' '.join(r['overrides'])}; {r['cores']} cores, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"
     )
-    print("| stage | wall time | pairs | pairs/s |")
-    print("|---|---:|---:|---:|")
+    print("| stage | wall time | pairs | pairs/s |\n|---|---:|---:|---:|")
     print(
-        f"| download (read, validate, save) | {t_download:.1f} s | {pairs_in:,} | "
-        f"{pairs_in / t_download:,.0f} |"
+        f"| download (read, validate, save) | {r['download_s']:.1f} s | {pairs:,} | "
+        f"{pairs / r['download_s']:,.0f} |"
     )
     print(
-        f"| tokenize (filter, train tokenizer, encode, save) | {t_tokenize:.1f} s | "
-        f"{pairs_in:,} in, {kept:,} train kept | {pairs_in / t_tokenize:,.0f} |"
+        f"| tokenize (filter, train tokenizer, encode, save) | {r['tokenize_s']:.1f} s | "
+        f"{pairs:,} in, {r['train_kept']:,} train kept | {pairs / r['tokenize_s']:,.0f} |"
     )
-    print(f"| **both** | **{total:.1f} s** ({total / 60:.1f} min) | | {pairs_in / total:,.0f} |")
-    base = encode_rows[0][1]
-    print(f"\nEncoding {args.encode_pairs:,} training pairs (both sides), side by side:\n")
-    print("| way | time | pairs/s | speed-up vs 1 thread |")
-    print("|---|---:|---:|---:|")
-    for name, seconds in encode_rows:
-        print(
-            f"| {name} | {seconds:.2f} s | {args.encode_pairs / seconds:,.0f} | "
-            f"{base / seconds:.2f}x |"
-        )
+    print(f"| **both** | **{total:.1f} s** ({total / 60:.1f} min) | | {pairs / total:,.0f} |")
+    n, base = r["encode_pairs"], next(iter(r["encode_s"].values()))
+    print(f"\nEncoding {n:,} training pairs (both sides), side by side:\n")
+    print("| way | time | pairs/s | speed-up vs 1 thread |\n|---|---:|---:|---:|")
+    for name, seconds in r["encode_s"].items():
+        print(f"| {name} | {seconds:.2f} s | {n / seconds:,.0f} | {base / seconds:.2f}x |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("overrides", nargs="*", default=["data=hansard_enfr"])
+    parser.add_argument("--encode-pairs", type=int, default=200_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    results = measure(args.overrides, args.encode_pairs)
+    print_tables(results)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "overrides": args.overrides,
-                    "cores": os.cpu_count(),
-                    "download_s": t_download,
-                    "tokenize_s": t_tokenize,
-                    "pairs": pairs_in,
-                    "train_kept": kept,
-                    "encode": dict(encode_rows),
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

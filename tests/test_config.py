@@ -4,6 +4,7 @@ unknown names and keys are refused with the valid ones listed; conf/ holds no ma
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 import yaml
@@ -31,8 +32,8 @@ def test_committed_params_equal_the_composition_of_conf(tmp_path):
     )
 
 
-def test_the_three_data_configs_exist():
-    assert DATA_CONFIGS == ["hansard_enfr", "synthetic", "wmt14_enfr"]
+def test_the_data_configs_exist():
+    assert DATA_CONFIGS == ["hansard_enfr", "local_text", "synthetic", "wmt14_enfr"]
 
 
 @pytest.mark.parametrize("name", DATA_CONFIGS)
@@ -54,8 +55,25 @@ def test_length_filter_is_a_one_line_change(tmp_path):
 
 
 def test_another_local_folder_is_one_override(tmp_path):
-    data = compose(tmp_path, "data=hansard_enfr", "data.input=corpora/europarl_deen")["data"]
+    data = compose(tmp_path, "data=local_text", "data.input=corpora/europarl_deen")["data"]
     assert data["source"]["directory"] == "corpora/europarl_deen"
+    assert data["source"]["splits"] == {"train": "train", "valid": "valid", "test": "test"}
+
+
+def test_another_local_folder_is_a_three_line_file(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    (conf / "data" / "europarl.yaml").write_text(
+        "defaults: [local_text, _self_]\nname: europarl\ninput: corpora/europarl\n"
+    )
+    out = tmp_path / "params.yaml"
+    result = run_module(
+        "pipelines.compose_params", "data=europarl", "--conf", str(conf), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    data = yaml.safe_load(out.read_text())["data"]
+    assert (data["name"], data["source"]["directory"]) == ("europarl", "corpora/europarl")
+    assert data["max_len"] == 50  # the shared defaults still apply
 
 
 @pytest.mark.parametrize(

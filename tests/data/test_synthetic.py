@@ -55,3 +55,10 @@ def test_bad_settings_are_refused():
         load(min_len=10, max_len=5)
     with pytest.raises(DataError, match="train"):
         load(sizes={"test": 10})
+
+
+def test_a_split_does_not_depend_on_the_other_splits_sizes():
+    """Run profiles change the training size; the test set must stay the same."""
+    small, large = load(sizes={"train": 50, "test": 100}), load(sizes={"train": 900, "test": 100})
+    assert small["test"]["src"] == large["test"]["src"]
+    assert small["train"]["src"] == large["train"]["src"][:50]

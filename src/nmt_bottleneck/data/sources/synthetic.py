@@ -21,6 +21,7 @@ from nmt_bottleneck.errors import DataError
 SRC_ONSETS = "b d f g k l m n p r s t v z".split()
 TGT_ONSETS = "ch gr j pl qu tr br fl cl pr vr sl".split()
 VOWELS = "a e i o u ou ai eu".split()
+MAX_VOCAB = 50_000  # far below the ~885k distinct 1-3 syllable target words
 
 
 class SyntheticSource:
@@ -50,9 +51,9 @@ class SyntheticSource:
                 f"synthetic lengths need 1 <= min_len <= max_len, got {min_len}, "
                 f"{max_len}. Fix: data.source.min_len / data.source.max_len."
             )
-        if vocab_size < 2 or reorder_window < 1 or zipf_s < 0:
+        if not 2 <= vocab_size <= MAX_VOCAB or reorder_window < 1 or zipf_s < 0:
             raise DataError(
-                "synthetic data needs vocab_size >= 2, reorder_window >= 1 and "
+                f"synthetic data needs 2 <= vocab_size <= {MAX_VOCAB}, reorder_window >= 1 and "
                 f"zipf_s >= 0; got {vocab_size}, {reorder_window}, {zipf_s}."
             )
         if "train" not in sizes or any(n <= 0 for n in sizes.values()):
@@ -62,7 +63,7 @@ class SyntheticSource:
         self.sizes, self.seed = dict(sizes), seed
 
     def load(self) -> Corpus:
-        rng = random.Random(self.seed)
+        rng = random.Random(f"{self.seed}/vocabulary")
         src_vocab = make_vocab(rng, SRC_ONSETS, self.vocab_size)
         tgt_vocab = make_vocab(rng, TGT_ONSETS, self.vocab_size)
         rng.shuffle(tgt_vocab)  # the bijection: src_vocab[i] -> tgt_vocab[i]
@@ -71,6 +72,7 @@ class SyntheticSource:
         )
         splits, dropped = {}, {}
         for split, n in self.sizes.items():
+            rng = random.Random(f"{self.seed}/{split}")  # a split does not depend on the others
             src, tgt = [], []
             for _ in range(n):
                 length = rng.randint(self.min_len, self.max_len)
@@ -91,7 +93,8 @@ class SyntheticSource:
 
 
 def make_vocab(rng: random.Random, onsets: list[str], size: int) -> list[str]:
-    """`size` distinct pseudo-words of 1-3 syllables (onset + vowel), shortest first."""
+    """`size` distinct pseudo-words (onset + vowel syllables): the first 50, the most frequent
+    under the Zipfian draw, have 1-2 syllables, the rest 1-3."""
     words: list[str] = []
     seen: set[str] = set()
     while len(words) < size:
