@@ -67,6 +67,11 @@ class HubSource:
             raise DataError(f"data.source.train_size must be > 0 or null, got {train_size}.")
         if "train" not in splits:
             raise DataError(f"data.source.splits must name a `train` split, got {dict(splits)}.")
+        if shuffle_buffer < 1 or timeout_s <= 0:
+            raise DataError(
+                f"data.source.shuffle_buffer ({shuffle_buffer}) must be >= 1 and "
+                f"data.source.timeout_s ({timeout_s}) > 0. Fix: conf/data/."
+            )
         self.path, self.name, self.revision = path, name, revision
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
         self.splits = dict(splits)
