@@ -1,0 +1,126 @@
+"""How the decoder sees the source: the one module that differs between the three variants.
+
+- `FinalState` (RNNencdec; Cho et al. 2014, Section 2.2): the encoder's final state summarised
+  as c = tanh(V h_final); c initialises the decoder and is fed at every step. One fixed vector.
+- `ConcatStates`: all encoder states padded to the longest allowed source length L,
+  concatenated (L * D values) and projected, c = tanh(W [h_1; ...; h_L]); used like FinalState.
+  It sees every state, but its parameters (and memory) grow linearly with L.
+- `BahdanauAttention` (RNNsearch; Bahdanau et al. 2015, Appendix A.1.2): at each step i,
+  e_ij = v^T tanh(W s_{i-1} + U h_j), a_ij = softmax_j(e_ij) over real tokens only,
+  c_i = sum_j a_ij h_j. U h_j does not depend on i, so the keys are projected once per batch.
+
+Every module turns the encoder output into a `Memory` once per batch (`prepare`); `forward`
+gives the context for one decoder step. `static` modules give the same context at every step,
+so the decoder can run over all steps in one call. Precomputed tensors live in the Memory,
+never on `self`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from nmt_bottleneck.errors import ConfigError, DataError
+from nmt_bottleneck.models.encoder import EncoderOutput, check_sizes
+
+
+class Memory(NamedTuple):
+    states: Tensor  # [B, S, D] encoder states
+    mask: Tensor  # [B, S] True on real tokens
+    summary: Tensor  # [B, Z] what initialises the decoder
+    fixed: Tensor | None  # [B, C] the context of static modules, else None
+    keys: Tensor | None  # [B, S, A] projected attention keys U h_j, else None
+
+
+class FinalState(nn.Module):
+    """c = tanh(V h_final): the whole sentence in one vector of size C (the bottleneck)."""
+
+    static = True
+
+    def __init__(self, encoder_size: int, context_size: int) -> None:
+        super().__init__()
+        check_sizes("model.context", encoder_size=encoder_size, context_size=context_size)
+        self.proj = nn.Linear(encoder_size, context_size)
+        self.encoder_size = encoder_size
+        self.size = self.summary_size = context_size
+
+    def prepare(self, enc: EncoderOutput) -> Memory:
+        c = torch.tanh(self.proj(enc.final))  # [B, C]
+        return Memory(enc.states, enc.mask, c, c, None)
+
+    def forward(self, memory: Memory, query: Tensor) -> tuple[Tensor, None]:
+        return memory.fixed, None
+
+
+class ConcatStates(nn.Module):
+    """c = tanh(W [h_1; ...; h_L]): every state, padded with zeros to L positions."""
+
+    static = True
+
+    def __init__(self, encoder_size: int, context_size: int, max_src_len: int) -> None:
+        super().__init__()
+        check_sizes(
+            "model.context",
+            encoder_size=encoder_size,
+            context_size=context_size,
+            max_src_len=max_src_len,
+        )
+        self.max_src_len, self.encoder_size = max_src_len, encoder_size
+        self.proj = nn.Linear(max_src_len * encoder_size, context_size)  # L * D * C weights
+        self.size = self.summary_size = context_size
+
+    def prepare(self, enc: EncoderOutput) -> Memory:
+        batch, src_len, dim = enc.states.shape  # B, S, D
+        if src_len > self.max_src_len:
+            raise DataError(
+                f"a source sentence has {src_len} tokens but concat_states was built for at "
+                f"most {self.max_src_len} (model.context.max_src_len). Fix: raise max_src_len "
+                "or filter longer sources."
+            )
+        padded = enc.states.new_zeros(batch, self.max_src_len, dim)  # [B, L, D]
+        padded[:, :src_len] = enc.states * enc.mask[..., None]  # pads contribute zeros
+        c = torch.tanh(self.proj(padded.reshape(batch, -1)))  # [B, C]
+        return Memory(enc.states, enc.mask, c, c, None)
+
+    def forward(self, memory: Memory, query: Tensor) -> tuple[Tensor, None]:
+        return memory.fixed, None
+
+
+class BahdanauAttention(nn.Module):
+    """Additive attention; the context size is the encoder's state size D. The decoder is
+    initialised from the encoder's final state (as FinalState's summary, before projection)."""
+
+    static = False
+
+    def __init__(self, encoder_size: int, query_size: int, attention_size: int) -> None:
+        super().__init__()
+        check_sizes(
+            "model.context",
+            encoder_size=encoder_size,
+            query_size=query_size,
+            attention_size=attention_size,
+        )
+        self.key_proj = nn.Linear(encoder_size, attention_size, bias=False)  # U
+        self.query_proj = nn.Linear(query_size, attention_size)  # W (and the bias)
+        self.energy = nn.Linear(attention_size, 1, bias=False)  # v
+        self.size = self.summary_size = self.encoder_size = encoder_size
+        self.query_size = query_size
+
+    def prepare(self, enc: EncoderOutput) -> Memory:
+        keys = self.key_proj(enc.states)  # [B, S, A], once per batch
+        return Memory(enc.states, enc.mask, enc.final, None, keys)
+
+    def forward(self, memory: Memory, query: Tensor) -> tuple[Tensor, Tensor]:
+        """query: [B, Hq] the previous decoder state s_{i-1}. Returns c_i [B, D], a_i [B, S]."""
+        if query.shape[-1] != self.query_size:
+            raise ConfigError(
+                f"attention query has size {query.shape[-1]}, built for "
+                f"{self.query_size} (model.context.query_size = decoder hidden)."
+            )
+        scores = self.energy(torch.tanh(self.query_proj(query)[:, None] + memory.keys))
+        scores = scores.squeeze(-1).masked_fill(~memory.mask, float("-inf"))  # [B, S]
+        weights = torch.softmax(scores, dim=-1)  # [B, S], exactly 0 on pads
+        context = torch.bmm(weights[:, None], memory.states).squeeze(1)  # [B, D]
+        return context, weights
