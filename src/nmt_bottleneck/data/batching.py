@@ -1,0 +1,123 @@
+"""Batches by token budget with length bucketing: little padding, seeded order, DDP shards.
+
+Sentences of similar length go together, so a batch holds about `max_tokens` real tokens and
+little padding. The sampler is a batch sampler: Lightning must not wrap it in its own
+DistributedSampler (Trainer `use_distributed_sampler=False`); it shards batches across ranks
+itself, and `set_epoch` reshuffles deterministically from (seed, epoch).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from nmt_bottleneck.errors import ConfigError
+
+
+class Batch(NamedTuple):
+    src: Tensor  # [B, S] source ids + EOS, padded
+    src_lens: Tensor  # [B]
+    tgt_in: Tensor  # [B, T] BOS + target ids, padded
+    tgt_out: Tensor  # [B, T] target ids + EOS, padded
+    index: Tensor  # [B] row numbers in the split, to trace a batch back to its sentences
+
+
+def collate(examples: Sequence[dict], pad_id: int, bos_id: int, eos_id: int) -> Batch:
+    """Examples with `src_ids`, `tgt_ids` (no specials) and `index` -> a padded Batch."""
+    src = [torch.tensor([*e["src_ids"], eos_id]) for e in examples]
+    tgt_in = [torch.tensor([bos_id, *e["tgt_ids"]]) for e in examples]
+    tgt_out = [torch.tensor([*e["tgt_ids"], eos_id]) for e in examples]
+
+    def pad(seqs: list[Tensor]) -> Tensor:
+        return torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=pad_id)
+
+    return Batch(
+        pad(src),
+        torch.tensor([len(s) for s in src]),
+        pad(tgt_in),
+        pad(tgt_out),
+        torch.tensor([e["index"] for e in examples]),
+    )
+
+
+class TokenBudgetSampler:
+    """Yields lists of row indices: batches whose padded size (rows x longest sentence, source
+    or target, specials included) stays within `max_tokens`.
+
+    Args:
+        lengths: per row, the longer side's length in tokens (specials included).
+        max_tokens: padded tokens per batch; a single longer sentence forms its own batch.
+        shuffle: shuffle within buckets and the batch order (training); else sorted, fixed.
+        seed: with the epoch (`set_epoch`), fixes the order.
+        bucket_batches: how many batches' worth of rows are sorted together (locality vs mix).
+        num_replicas, rank: DDP sharding; every rank gets the same number of batches.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        max_tokens: int,
+        shuffle: bool,
+        seed: int,
+        bucket_batches: int = 100,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        if max_tokens <= 0 or bucket_batches <= 0:
+            raise ConfigError(
+                f"batching needs max_tokens > 0 and bucket_batches > 0, got "
+                f"{max_tokens} and {bucket_batches}."
+            )
+        if not 0 <= rank < num_replicas:
+            raise ConfigError(f"rank {rank} is outside 0..{num_replicas - 1}.")
+        self.lengths, self.max_tokens, self.shuffle = list(lengths), max_tokens, shuffle
+        self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
+        self.num_replicas, self.rank = num_replicas, rank
+        self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[list[int]]:
+        """All batches of the epoch, before sharding, in the order they are served."""
+        if self._planned is not None and self._planned[0] == self.epoch:
+            return self._planned[1]
+        rng = random.Random(f"{self.seed}/{self.epoch}")
+        order = list(range(len(self.lengths)))
+        if self.shuffle:
+            rng.shuffle(order)
+        mean = max(1, sum(self.lengths) // max(1, len(self.lengths)))
+        bucket = max(1, self.bucket_batches * self.max_tokens // mean)
+        batches: list[list[int]] = []
+        for start in range(0, len(order), bucket):
+            chunk = sorted(order[start : start + bucket], key=self.lengths.__getitem__)
+            batches += self.pack(chunk)
+        if self.shuffle:
+            rng.shuffle(batches)
+        self._planned = (self.epoch, batches)
+        return batches
+
+    def pack(self, rows: list[int]) -> list[list[int]]:
+        """Greedily cut length-sorted rows into batches within the token budget."""
+        batches, current, longest = [], [], 0
+        for row in rows:
+            longest_if_added = max(longest, self.lengths[row])
+            if current and longest_if_added * (len(current) + 1) > self.max_tokens:
+                batches.append(current)
+                current, longest_if_added = [], self.lengths[row]
+            current.append(row)
+            longest = longest_if_added
+        return [*batches, current] if current else batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self.batches()
+        per_rank = len(batches) // self.num_replicas if self.num_replicas > 1 else len(batches)
+        yield from batches[self.rank :: self.num_replicas][:per_rank]
+
+    def __len__(self) -> int:
+        n = len(self.batches())
+        return n // self.num_replicas if self.num_replicas > 1 else n

@@ -1,0 +1,93 @@
+"""Token-budget batching: every sentence once per epoch, within budget, little padding, seeded
+order, disjoint DDP shards; collate adds BOS/EOS and pads."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import random
+
+import pytest
+
+from nmt_bottleneck.data.batching import TokenBudgetSampler, collate
+from nmt_bottleneck.errors import ConfigError
+
+
+def hansard_like_lengths(n: int = 5000, seed: int = 0) -> list[int]:
+    rng = random.Random(seed)
+    return [min(80, max(2, int(rng.lognormvariate(2.8, 0.6)))) for _ in range(n)]
+
+
+def padding_fraction(batches, lengths) -> float:
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    return 1 - sum(lengths) / padded
+
+
+def test_every_sentence_once_and_within_budget():
+    lengths = [*hansard_like_lengths(), 500]  # one sentence over the budget alone
+    sampler = TokenBudgetSampler(lengths, max_tokens=400, shuffle=True, seed=1)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 400
+    assert len(sampler) == len(batches)
+
+
+def test_bucketing_pads_far_less_than_random_batches():
+    lengths = hansard_like_lengths()
+    bucketed = list(TokenBudgetSampler(lengths, max_tokens=600, shuffle=True, seed=2))
+    order = list(range(len(lengths)))
+    random.Random(2).shuffle(order)
+    size = round(len(lengths) / len(bucketed))  # same number of batches, unsorted
+    unsorted = [order[i : i + size] for i in range(0, len(order), size)]
+    assert padding_fraction(bucketed, lengths) < 0.1
+    assert padding_fraction(bucketed, lengths) < padding_fraction(unsorted, lengths) / 3
+
+
+def test_order_is_fixed_by_seed_and_epoch():
+    lengths = hansard_like_lengths(800)
+
+    def plan(seed: int, epoch: int) -> list[list[int]]:
+        sampler = TokenBudgetSampler(lengths, max_tokens=300, shuffle=True, seed=seed)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert plan(3, 0) == plan(3, 0)
+    assert plan(3, 0) != plan(3, 1)
+    assert plan(3, 0) != plan(4, 0)
+    fixed = TokenBudgetSampler(lengths, max_tokens=300, shuffle=False, seed=3)
+    first = list(fixed)
+    fixed.set_epoch(5)
+    assert list(fixed) == first
+
+
+def test_ddp_ranks_get_disjoint_equal_shares():
+    lengths = hansard_like_lengths(1000)
+    shards = [
+        list(TokenBudgetSampler(lengths, 300, True, 5, num_replicas=3, rank=r)) for r in range(3)
+    ]
+    assert len({len(s) for s in shards}) == 1
+    rows = [i for s in shards for b in s for i in b]
+    assert len(rows) == len(set(rows))
+    with pytest.raises(ConfigError, match="rank 3"):
+        TokenBudgetSampler(lengths, 300, True, 5, num_replicas=3, rank=3)
+
+
+def test_collate_adds_specials_and_pads():
+    examples = [
+        {"src_ids": [5, 6, 7], "tgt_ids": [8], "index": 4},
+        {"src_ids": [9], "tgt_ids": [10, 11, 12], "index": 0},
+    ]
+    batch = collate(examples, pad_id=0, bos_id=2, eos_id=3)
+    assert batch.src.tolist() == [[5, 6, 7, 3], [9, 3, 0, 0]]
+    assert batch.src_lens.tolist() == [4, 2]
+    assert batch.tgt_in.tolist() == [[2, 8, 0, 0], [2, 10, 11, 12]]
+    assert batch.tgt_out.tolist() == [[8, 3, 0, 0], [10, 11, 12, 3]]
+    assert batch.index.tolist() == [4, 0]
+
+
+def test_padding_on_real_hansard_lengths(corpora):
+    with gzip.open(corpora / "hansard_enfr" / "train.en.gz", "rt") as f:
+        lengths = [len(s.split()) + 1 for s in itertools.islice(f, 50_000) if s.strip()]
+    batches = list(TokenBudgetSampler(lengths, max_tokens=2000, shuffle=True, seed=0))
+    assert padding_fraction(batches, lengths) < 0.05
