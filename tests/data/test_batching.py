@@ -91,3 +91,13 @@ def test_padding_on_real_hansard_lengths(corpora):
         lengths = [len(s.split()) + 1 for s in itertools.islice(f, 50_000) if s.strip()]
     batches = list(TokenBudgetSampler(lengths, max_tokens=2000, shuffle=True, seed=0))
     assert padding_fraction(batches, lengths) < 0.05
+
+
+def test_validation_shards_keep_every_batch():
+    lengths = hansard_like_lengths(1000)
+    whole = list(TokenBudgetSampler(lengths, 300, False, 5))
+    shards = [
+        list(TokenBudgetSampler(lengths, 300, False, 5, num_replicas=3, rank=r, equal_shares=False))
+        for r in range(3)
+    ]
+    assert sorted(map(sorted, (b for s in shards for b in s))) == sorted(map(sorted, whole))

@@ -54,7 +54,9 @@ class TokenBudgetSampler:
         shuffle: shuffle within buckets and the batch order (training); else sorted, fixed.
         seed: with the epoch (`set_epoch`), fixes the order.
         bucket_batches: how many batches' worth of rows are sorted together (locality vs mix).
-        num_replicas, rank: DDP sharding; every rank gets the same number of batches.
+        num_replicas, rank: DDP sharding, batch i to rank i % num_replicas.
+        equal_shares: drop the last batches so every rank gets as many (training needs it: each
+            step is a collective); validation keeps them all.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class TokenBudgetSampler:
         bucket_batches: int = 100,
         num_replicas: int = 1,
         rank: int = 0,
+        equal_shares: bool = True,
     ) -> None:
         if max_tokens <= 0 or bucket_batches <= 0:
             raise ConfigError(
@@ -76,7 +79,7 @@ class TokenBudgetSampler:
             raise ConfigError(f"rank {rank} is outside 0..{num_replicas - 1}.")
         self.lengths, self.max_tokens, self.shuffle = list(lengths), max_tokens, shuffle
         self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
-        self.num_replicas, self.rank = num_replicas, rank
+        self.num_replicas, self.rank, self.equal_shares = num_replicas, rank, equal_shares
         self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
 
     def set_epoch(self, epoch: int) -> None:
@@ -114,10 +117,11 @@ class TokenBudgetSampler:
         return [*batches, current] if current else batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self.batches()
-        per_rank = len(batches) // self.num_replicas if self.num_replicas > 1 else len(batches)
-        yield from batches[self.rank :: self.num_replicas][:per_rank]
+        mine = self.batches()[self.rank :: self.num_replicas]
+        yield from mine[: len(self)]
 
     def __len__(self) -> int:
         n = len(self.batches())
-        return n // self.num_replicas if self.num_replicas > 1 else n
+        if self.equal_shares:
+            return n // self.num_replicas
+        return len(range(self.rank, n, self.num_replicas))

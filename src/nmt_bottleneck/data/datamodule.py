@@ -1,0 +1,105 @@
+"""The LightningDataModule over the tokenize stage's output (`data/tokenized`).
+
+Training batches come from `TokenBudgetSampler` (length-bucketed, seeded per epoch, sharded
+over DDP ranks by the sampler itself: build the Trainer with `use_distributed_sampler=False`);
+validation batches are length-sorted and fixed.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import datasets
+import lightning as L
+from torch.utils.data import DataLoader, Dataset
+
+from nmt_bottleneck.data.batching import TokenBudgetSampler, collate
+from nmt_bottleneck.data.corpus import load_corpus
+from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from nmt_bottleneck.errors import ConfigError, DataError
+
+
+class Rows(Dataset):
+    """A split's `src_ids` and `tgt_ids`, with each row's index, as plain lists."""
+
+    def __init__(self, split: datasets.Dataset) -> None:
+        self.split = split.select_columns(["src_ids", "tgt_ids"]).with_format("python")
+
+    def __len__(self) -> int:
+        return self.split.num_rows
+
+    def __getitem__(self, index: int) -> dict:
+        return {**self.split[index], "index": index}
+
+    def lengths(self) -> list[int]:
+        """Per row, the longer side in tokens with its special token (EOS or BOS) added."""
+        src, tgt = self.split["src_ids"], self.split["tgt_ids"]
+        return [max(len(s), len(t)) + 1 for s, t in zip(src, tgt, strict=True)]
+
+
+class TranslationDataModule(L.LightningDataModule):
+    """Args: data_dir (the tokenize stage's DatasetDict), max_tokens per training batch,
+    eval_max_tokens per validation batch, num_workers, seed, bucket_batches (see the sampler)."""
+
+    def __init__(
+        self,
+        data_dir: str,
+        max_tokens: int,
+        eval_max_tokens: int,
+        num_workers: int,
+        seed: int,
+        bucket_batches: int,
+    ) -> None:
+        super().__init__()
+        if num_workers < 0:
+            raise ConfigError(f"data loading num_workers = {num_workers}; it must be >= 0.")
+        self.data_dir, self.max_tokens, self.eval_max_tokens = data_dir, max_tokens, eval_max_tokens
+        self.num_workers, self.seed, self.bucket_batches = num_workers, seed, bucket_batches
+        self.collate = partial(collate, pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID)
+        self.rows: dict[str, Rows] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        corpus = load_corpus(Path(self.data_dir))
+        missing = {"train", "valid"} - set(corpus)
+        if missing or "src_ids" not in corpus["train"].column_names:
+            raise DataError(
+                f"{self.data_dir}: needs encoded train and valid splits (has "
+                f"{list(corpus)}). Fix: run `dvc repro tokenize`."
+            )
+        self.rows = {name: Rows(corpus[name]) for name in ("train", "valid")}
+
+    def loader(self, name: str, sampler: TokenBudgetSampler) -> DataLoader:
+        return DataLoader(
+            self.rows[name],
+            batch_sampler=sampler,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        sampler = TokenBudgetSampler(
+            self.rows["train"].lengths(),
+            self.max_tokens,
+            shuffle=True,
+            seed=self.seed,
+            bucket_batches=self.bucket_batches,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+        )
+        return self.loader("train", sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        sampler = TokenBudgetSampler(
+            self.rows["valid"].lengths(),
+            self.eval_max_tokens,
+            shuffle=False,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+            equal_shares=False,
+        )
+        return self.loader("valid", sampler)

@@ -1,0 +1,126 @@
+"""The LightningModule: thin. The network, the loss, logging and the optimizer; nothing else.
+
+Teacher-forced cross-entropy over real target tokens (pads ignored), with optional label
+smoothing in training; validation reports the plain per-token loss and its perplexity, weighted
+by tokens across batches (the number checkpoints are selected on). A non-finite training loss
+stops training with the step and what to try.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import lightning as L
+import torch
+from torch.nn import functional as F
+
+from nmt_bottleneck.data.batching import Batch
+from nmt_bottleneck.errors import ConfigError, NmtBottleneckError
+from nmt_bottleneck.models.seq2seq import Seq2Seq
+
+OPTIMIZERS = ("adam", "adadelta")
+SCHEDULERS = ("none", "plateau")
+
+
+class TrainingDivergedError(NmtBottleneckError):
+    """The training loss became NaN or infinite."""
+
+
+class Seq2SeqModule(L.LightningModule):
+    """Args: model, optimizer "adam" | "adadelta" (the paper's; lr 1.0, rho 0.95, eps 1e-6),
+    lr, weight_decay, scheduler "none" | "plateau" (halve lr when val/loss stalls),
+    label_smoothing (training loss only), pad_id."""
+
+    def __init__(
+        self,
+        model: Seq2Seq,
+        optimizer: Literal["adam", "adadelta"],
+        lr: float,
+        weight_decay: float,
+        scheduler: Literal["none", "plateau"],
+        label_smoothing: float,
+        pad_id: int,
+    ) -> None:
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer = {optimizer!r}; valid options: {', '.join(OPTIMIZERS)}.")
+        if scheduler not in SCHEDULERS:
+            raise ConfigError(f"scheduler = {scheduler!r}; valid options: {', '.join(SCHEDULERS)}.")
+        if lr <= 0 or weight_decay < 0 or not 0 <= label_smoothing < 1:
+            raise ConfigError(
+                f"need lr > 0, weight_decay >= 0, 0 <= label_smoothing < 1; got "
+                f"{lr}, {weight_decay}, {label_smoothing}."
+            )
+        self.model = model
+        self.optimizer_name, self.lr, self.weight_decay = optimizer, lr, weight_decay
+        self.scheduler_name, self.label_smoothing, self.pad_id = scheduler, label_smoothing, pad_id
+        self.val_sums = [0.0, 0]  # summed per-token loss and tokens, this validation epoch
+
+    def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
+        """Mean cross-entropy per real target token, and the number of those tokens."""
+        logits = self.model(batch.src, batch.src_lens, batch.tgt_in).logits  # [B, T, V]
+        loss = F.cross_entropy(
+            logits.flatten(0, 1),
+            batch.tgt_out.flatten(),
+            ignore_index=self.pad_id,
+            label_smoothing=label_smoothing,
+        )
+        return loss, int((batch.tgt_out != self.pad_id).sum())
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss, tokens = self.loss(batch, self.label_smoothing)
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"training loss is {loss.item()} at step {self.global_step} (epoch "
+                f"{self.current_epoch}, batch {batch_idx}). Try: a lower lr, gradient clipping "
+                "(trainer.gradient_clip_val, e.g. 1.0), or fp32 instead of bf16."
+            )
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch.src.shape[0])
+        self.log("train/tokens", float(tokens), reduce_fx="sum", batch_size=batch.src.shape[0])
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        loss, tokens = self.loss(batch, 0.0)
+        self.val_sums[0] += loss.item() * tokens
+        self.val_sums[1] += tokens
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_sums = [0.0, 0]
+
+    def on_validation_epoch_end(self) -> None:
+        """Token-weighted mean over every validation token, summed across DDP ranks."""
+        sums = torch.tensor(self.val_sums, dtype=torch.float64, device=self.device)
+        total, tokens = self.trainer.strategy.reduce(sums, reduce_op="sum").tolist()
+        nll = total / max(tokens, 1)
+        self.log("val/loss", nll, prog_bar=True)
+        self.log("val/ppl", math.exp(min(nll, 50.0)))
+
+    def on_train_start(self) -> None:
+        for name, count in self.parameter_counts().items():
+            self.log(f"params/{name}", float(count), rank_zero_only=True)
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters in total and per part; `context` is the part that differs."""
+        parts = {
+            "encoder": self.model.encoder,
+            "context": self.model.context,
+            "decoder": self.model.decoder,
+        }
+        counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
+        return {"total": sum(p.numel() for p in self.model.parameters()), **counts}
+
+    def configure_optimizers(self):
+        if self.optimizer_name == "adam":
+            opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        else:
+            opt = torch.optim.Adadelta(
+                self.parameters(), lr=self.lr, rho=0.95, eps=1e-6, weight_decay=self.weight_decay
+            )
+        if self.scheduler_name == "none":
+            return opt
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": plateau, "monitor": "val/loss", "interval": "epoch"},
+        }

@@ -1,0 +1,141 @@
+"""The LightningModule and DataModule under the real Lightning Trainer, on data made by the
+pipeline's own code (synthetic source -> word counts -> SentencePiece -> encode)."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from nmt_bottleneck.data.datamodule import TranslationDataModule
+from nmt_bottleneck.data.encode import add_word_counts, encode
+from nmt_bottleneck.data.sources.synthetic import SyntheticSource
+from nmt_bottleneck.data.tokenizer import PAD_ID, SubwordTrainer
+from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
+from nmt_bottleneck.models.decoder import Decoder
+from nmt_bottleneck.models.encoder import Encoder
+from nmt_bottleneck.models.lightning_module import Seq2SeqModule, TrainingDivergedError
+from nmt_bottleneck.models.seq2seq import Seq2Seq
+
+
+@pytest.fixture(scope="module")
+def tokenized(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("data")
+    corpus = SyntheticSource(60, 1, 12, 3, 1.0, {"train": 600, "valid": 60}, 3).load().splits
+    corpus = add_word_counts(corpus)
+    tokenizers = SubwordTrainer("unigram", 400, True, 1.0, 10_000, 1, 2).train(
+        corpus["train"]["src"], corpus["train"]["tgt"], out
+    )
+    encode(corpus, tokenizers).save_to_disk(str(out / "tokenized"))
+    return str(out / "tokenized"), tokenizers.src.get_piece_size()
+
+
+def make_module(variant: str, vocab: int, **changes) -> Seq2SeqModule:
+    encoder = Encoder(vocab, 32, 32, "gru", True, 1, 0.1, PAD_ID)
+    context = {
+        "final_state": lambda: FinalState(64, 32),
+        "concat_states": lambda: ConcatStates(64, 32, 40),
+        "attention": lambda: BahdanauAttention(64, 32, 32),
+    }[variant]()
+    decoder = Decoder(
+        vocab, 32, 32, "gru", 1, context.size, context.summary_size, 32, True, False, 0.1, PAD_ID
+    )
+    args = dict(
+        optimizer="adam",
+        lr=3e-3,
+        weight_decay=0.0,
+        scheduler="none",
+        label_smoothing=0.1,
+        pad_id=PAD_ID,
+    )
+    return Seq2SeqModule(Seq2Seq(encoder, context, decoder), **{**args, **changes})
+
+
+def trainer(**changes) -> L.Trainer:
+    args = dict(
+        accelerator="cpu",
+        devices=1,
+        max_steps=40,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        val_check_interval=20,
+        check_val_every_n_epoch=None,
+        gradient_clip_val=1.0,
+        deterministic=True,
+    )
+    return L.Trainer(**{**args, **changes})
+
+
+def datamodule(path: str) -> TranslationDataModule:
+    return TranslationDataModule(
+        path, max_tokens=400, eval_max_tokens=800, num_workers=0, seed=0, bucket_batches=10
+    )
+
+
+@pytest.mark.parametrize("variant", ["final_state", "concat_states", "attention"])
+def test_training_lowers_the_validation_loss(tokenized, variant):
+    path, vocab = tokenized
+    L.seed_everything(0, verbose=False)
+    module = make_module(variant, vocab)
+    dm = datamodule(path)
+    before = trainer().validate(module, datamodule=dm, verbose=False)[0]["val/loss"]
+    fit = trainer()
+    fit.fit(module, datamodule=dm)
+    after = fit.callback_metrics["val/loss"].item()
+    assert after < before - 0.5
+    assert fit.callback_metrics["val/ppl"].item() == pytest.approx(math.exp(after), rel=1e-5)
+    assert fit.global_step == 40
+
+
+def test_validation_loss_is_the_token_weighted_mean(tokenized):
+    """val/loss equals the cross-entropy over all validation tokens, computed here directly."""
+    path, vocab = tokenized
+    module = make_module("attention", vocab).eval()
+    dm = datamodule(path)
+    logged = trainer().validate(module, datamodule=dm, verbose=False)[0]["val/loss"]
+    dm.setup()
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for batch in dm.val_dataloader():
+            logits = module.model(batch.src, batch.src_lens, batch.tgt_in).logits
+            total += torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD_ID, reduction="sum"
+            ).item()
+            tokens += int((batch.tgt_out != PAD_ID).sum())
+    assert tokens == sum(len(r["tgt_ids"]) + 1 for r in dm.rows["valid"].split)
+    assert logged == pytest.approx(total / tokens, rel=1e-5)
+
+
+def test_a_non_finite_loss_stops_with_the_step_and_what_to_try(tokenized):
+    path, vocab = tokenized
+    module = make_module("final_state", vocab)
+    with torch.no_grad():
+        module.model.decoder.out.bias.fill_(float("nan"))  # what a diverged update leaves
+    with pytest.raises(TrainingDivergedError, match=r"at step 0 .*lower lr.*gradient_clip_val"):
+        trainer().fit(module, datamodule=datamodule(path))
+
+
+def test_parameter_counts_name_the_part_that_differs(tokenized):
+    _, vocab = tokenized
+    counts = make_module("concat_states", vocab).parameter_counts()
+    assert counts["context"] == 40 * 64 * 32 + 32  # L * D * C + C
+    assert counts["total"] == counts["encoder"] + counts["context"] + counts["decoder"]
+
+
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"scheduler": "cosine"}, "scheduler"),
+        ({"lr": 0.0}, "lr"),
+    ],
+)
+def test_bad_options_fail_at_construction(tokenized, changes, key):
+    with pytest.raises(ConfigError, match=key):
+        make_module("attention", tokenized[1], **changes)
