@@ -78,16 +78,24 @@ def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess
 
 def edit_conf(repo: Path, changes: dict) -> None:
     """Edit the repository's conf/ as a user would (DVC recomposes params.yaml from conf/ on
-    every `dvc exp run`, so this, not params.yaml, is where settings live), then recompose."""
+    every `dvc exp run`, so this, not params.yaml, is where settings live), then recompose.
+    Keys: `data.source.*` (conf/data/synthetic.yaml), `train.*` and `sizes.*` (the smoke
+    experiment profile), anything else (conf/config.yaml)."""
     from omegaconf import OmegaConf
 
-    files = {"data.source": repo / "conf/data/synthetic.yaml", "": repo / "conf/config.yaml"}
     for key, value in changes.items():
-        prefix = "data.source" if key.startswith("data.source") else ""
-        cfg = OmegaConf.load(files[prefix])
-        local = key.removeprefix("data.").lstrip(".") if prefix else key
+        if key.startswith("data.source."):
+            path, local = repo / "conf/data/synthetic.yaml", key.removeprefix("data.")
+        elif key.startswith(("train.", "sizes.")):
+            path, local = repo / "conf/experiment/smoke.yaml", key
+        else:
+            path, local = repo / "conf/config.yaml", key
+        directive = path.read_text().splitlines()[0]  # `# @package ...` must survive the save
+        cfg = OmegaConf.load(path)
         OmegaConf.update(cfg, local, value, merge=False)
-        OmegaConf.save(cfg, files[prefix])
+        OmegaConf.save(cfg, path)
+        if directive.startswith("# @package"):
+            path.write_text(f"{directive}\n{path.read_text()}")
     sh(repo, sys.executable, "-m", "pipelines.compose_params")
 
 
@@ -98,6 +106,9 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 SMALL = {
     "data.source.sizes": {"train": 1500, "valid": 100, "test": 200},
     "tokenizer.vocab_size": 600,
+    "train.max_steps": 6,
+    "train.val_every_steps": 3,
+    "train.log_every_steps": 3,
 }
 
 

@@ -19,6 +19,8 @@ import yaml
 
 from tests.conftest import dvc, edit_conf, sh
 
+VARIANTS = ("final_state", "concat_states", "attention")
+
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
@@ -58,6 +60,7 @@ def test_repro_then_nothing_then_only_what_changed(repo):
     metrics = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
     assert "reports/data/tokenize_stats.json" in json.dumps(metrics)
 
+    assert all((repo / f"models/{v}/model.pt").is_file() for v in VARIANTS)
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "first run")
     exp = dvc(repo, "exp", "run", "-S", "data.max_len=30")
@@ -69,6 +72,23 @@ def test_repro_then_nothing_then_only_what_changed(repo):
     assert stats30["splits"]["train"]["pairs"] == sum(
         len(s.split()) <= 30 and len(t.split()) <= 30
         for s, t in zip(corpus["train"]["src"], corpus["train"]["tgt"], strict=True)
+    )
+
+
+def test_one_variants_change_reruns_only_that_variant(repo):
+    dvc(repo, "repro")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "first run")
+    exp = dvc(repo, "exp", "run", "-S", "variants.attention.arch.hidden_size=48")
+    ran = sorted(
+        line.split("'")[1] for line in exp.stdout.splitlines() if line.startswith("Running stage")
+    )
+    assert ran == ["train@attention"]
+    config = yaml.safe_load((repo / "models/attention/config.yaml").read_text())
+    assert config["arch"]["hidden_size"] == 48
+    assert (
+        yaml.safe_load((repo / "models/final_state/config.yaml").read_text())["arch"]["hidden_size"]
+        == 32
     )
 
 
@@ -84,7 +104,9 @@ def test_local_corpus_from_the_corpora_folder(repo, corpora):
                 written[split, lang] = [next(f) for _ in range(2000 if split == "train" else 300)]
             with gzip.open(target / f"{split}.{lang}.gz", "wt") as f:
                 f.writelines(written[split, lang])
-    exp = dvc(repo, "exp", "run", "-S", "data=hansard_enfr", "-S", "tokenizer.vocab_size=1000")
+    exp = dvc(
+        repo, "exp", "run", "-S", "data=hansard_enfr", "-S", "tokenizer.vocab_size=1000", "tokenize"
+    )
     assert "Running stage 'download'" in exp.stdout
     manifest = read_json(repo / "reports/data/manifest.json")
     assert manifest["data"] == "hansard_enfr" and manifest["src_lang"] == "en"
@@ -112,7 +134,7 @@ def test_a_killed_run_restarts_cleanly(repo):
     }
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dvc", "repro"],
+            [sys.executable, "-m", "dvc", "repro", "tokenize"],
             cwd=repo,
             env=env,
             stdout=out,
@@ -130,10 +152,10 @@ def test_a_killed_run_restarts_cleanly(repo):
     assert not (repo / "data/tokenizer").exists()
     assert not (repo / "data/tokenized").exists()
 
-    again = dvc(repo, "repro")
+    again = dvc(repo, "repro", "tokenize")
     assert "Running stage 'tokenize'" in again.stdout
     assert not list((repo / "data").glob(".*tmp-*"))  # the restarted stage swept them
-    assert dvc(repo, "status").stdout.strip().endswith("up to date.")
+    assert "tokenize" not in dvc(repo, "status", "tokenize").stdout  # nothing left to run
     tokenized = datasets.load_from_disk(str(repo / "data/tokenized"))
     stats = read_json(repo / "reports/data/tokenize_stats.json")
     assert tokenized["train"].num_rows == stats["splits"]["train"]["pairs"]

@@ -13,9 +13,13 @@ from omegaconf import DictConfig, OmegaConf
 from nmt_bottleneck.errors import ConfigError
 
 
-def build(node: DictConfig | Mapping[str, Any], key: str) -> Any:
+def build(
+    node: DictConfig | Mapping[str, Any], key: str, derived: Mapping[str, Any] | None = None
+) -> Any:
     """Construct `node`'s `_target_` class with `node`'s other keys as keyword arguments, after
     checking them against the constructor. `key` is the node's dotted path, for messages.
+    `derived`: values computed in code (sizes that follow from other sizes), passed to the
+    constructor when it takes them; a config must not set them itself.
 
     The class is called directly (not through `hydra.utils.instantiate`, which would wrap the
     constructor's own ConfigError/DataError in a traceback-laden InstantiationException).
@@ -32,9 +36,12 @@ def build(node: DictConfig | Mapping[str, Any], key: str) -> Any:
             "class path under nmt_bottleneck."
         ) from None
     params = inspect.signature(cls).parameters
-    check_keys(cfg, [*params, "_target_"], key)
+    derived = {k: v for k, v in (derived or {}).items() if k in params}
+    check_keys(cfg, [*(p for p in params if p not in derived), "_target_"], key)
     missing = [
-        p for p, v in params.items() if v.default is inspect.Parameter.empty and p not in cfg
+        p
+        for p, v in params.items()
+        if v.default is inspect.Parameter.empty and p not in cfg and p not in derived
     ]
     if missing:
         raise ConfigError(
@@ -43,7 +50,7 @@ def build(node: DictConfig | Mapping[str, Any], key: str) -> Any:
         )
     kwargs = OmegaConf.to_container(cfg, resolve=True)
     del kwargs["_target_"]
-    return cls(**kwargs)
+    return cls(**kwargs, **derived)
 
 
 def check_keys(cfg: DictConfig | Mapping[str, Any], valid: Iterable[str], key: str) -> None:

@@ -10,27 +10,13 @@ import pytest
 import torch
 
 from nmt_bottleneck.data.datamodule import TranslationDataModule
-from nmt_bottleneck.data.encode import add_word_counts, encode
-from nmt_bottleneck.data.sources.synthetic import SyntheticSource
-from nmt_bottleneck.data.tokenizer import PAD_ID, SubwordTrainer
+from nmt_bottleneck.data.tokenizer import PAD_ID
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
 from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.encoder import Encoder
 from nmt_bottleneck.models.lightning_module import Seq2SeqModule, TrainingDivergedError
 from nmt_bottleneck.models.seq2seq import Seq2Seq
-
-
-@pytest.fixture(scope="module")
-def tokenized(tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("data")
-    corpus = SyntheticSource(60, 1, 12, 3, 1.0, {"train": 600, "valid": 60}, 3).load().splits
-    corpus = add_word_counts(corpus)
-    tokenizers = SubwordTrainer("unigram", 400, True, 1.0, 10_000, 1, 2).train(
-        corpus["train"]["src"], corpus["train"]["tgt"], out
-    )
-    encode(corpus, tokenizers).save_to_disk(str(out / "tokenized"))
-    return str(out / "tokenized"), tokenizers.src.get_piece_size()
 
 
 def make_module(variant: str, vocab: int, **changes) -> Seq2SeqModule:

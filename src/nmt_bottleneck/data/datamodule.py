@@ -32,6 +32,10 @@ class Rows(Dataset):
     def __getitem__(self, index: int) -> dict:
         return {**self.split[index], "index": index}
 
+    def longest_source(self) -> int:
+        """The longest source in tokens, EOS included (concat_states pads to this)."""
+        return max(len(s) for s in self.split["src_ids"]) + 1
+
     def lengths(self) -> list[int]:
         """Per row, the longer side in tokens with its special token (EOS or BOS) added."""
         src, tgt = self.split["src_ids"], self.split["tgt_ids"]

@@ -1,0 +1,173 @@
+"""DVC stage `train@<variant>`: train one variant (`variants.<id>` in params.yaml) on the
+tokenized data and write `--out` (models/<id>/): `model.pt` (the best weights on validation
+loss, a plain state dict: loads with torch.load(weights_only=True)), `config.yaml` (the
+variant's resolved config plus the derived sizes) and `facts.json` (steps, epochs, wall time,
+best validation loss, parameter counts), also written to `--metrics` for `dvc metrics show`.
+Lightning checkpoints (for resuming) live in `--checkpoints`, outside the DVC output."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from omegaconf import OmegaConf
+
+from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
+from nmt_bottleneck.config import check_keys
+from nmt_bottleneck.data.datamodule import TranslationDataModule
+from nmt_bottleneck.data.tokenizer import load_tokenizers
+from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.models.build import build_seq2seq
+from nmt_bottleneck.models.lightning_module import Seq2SeqModule
+from nmt_bottleneck.models.loggers import make_logger
+from pipelines.stage import load_params, run
+
+log = logging.getLogger("nmt_bottleneck.train")
+TRAIN_KEYS = (
+    "log_every_steps",
+    "max_steps",
+    "max_tokens",
+    "eval_max_tokens",
+    "val_every_steps",
+    "patience",
+    "lr",
+    "num_workers",
+    "bucket_batches",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variant", required=True, help="id under `variants` in params.yaml")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--data", type=Path, required=True, help="tokenize stage DatasetDict")
+    parser.add_argument("--tokenizer", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="models/<variant>/")
+    parser.add_argument("--metrics", type=Path, required=True, help="facts JSON (DVC metric)")
+    parser.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints")
+    parser.add_argument("--logs", type=Path, default=Path("logs"))
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    if args.variant not in params.variants:
+        raise ConfigError(
+            f"unknown variant {args.variant!r}; valid: "
+            f"{', '.join(params.variants)}. Fix: --variant or conf/config.yaml."
+        )
+    spec, train = params.variants[args.variant], params.train
+    check_keys(spec, ("arch", "optim"), f"variants.{args.variant}")
+    check_keys(train, TRAIN_KEYS, "train")
+    L.seed_everything(params.seed, workers=True, verbose=False)
+
+    datamodule = TranslationDataModule(
+        str(args.data),
+        train.max_tokens,
+        train.eval_max_tokens,
+        train.num_workers,
+        params.seed,
+        train.bucket_batches,
+    )
+    datamodule.setup()
+    tokenizers = load_tokenizers(args.tokenizer)
+    max_src_len = max(rows.longest_source() for rows in datamodule.rows.values())
+    model = build_seq2seq(
+        spec.arch,
+        tokenizers.src.get_piece_size(),
+        tokenizers.tgt.get_piece_size(),
+        f"variants.{args.variant}.arch",
+        max_src_len,
+    )
+    module = Seq2SeqModule(model, **OmegaConf.to_container(spec.optim), pad_id=0)
+    config = {
+        "variant": args.variant,
+        **OmegaConf.to_container(spec),
+        "derived": {
+            "max_src_len": max_src_len,
+            "src_vocab": tokenizers.src.get_piece_size(),
+            "tgt_vocab": tokenizers.tgt.get_piece_size(),
+        },
+    }
+
+    checkpoint = ModelCheckpoint(
+        dirpath=args.checkpoints,
+        filename="best",
+        monitor="val/loss",
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+    )
+    trainer = L.Trainer(
+        **OmegaConf.to_container(params.trainer),
+        max_steps=train.max_steps,
+        val_check_interval=train.val_every_steps,
+        log_every_n_steps=train.log_every_steps,
+        check_val_every_n_epoch=None,
+        use_distributed_sampler=False,
+        default_root_dir=str(args.checkpoints),
+        callbacks=[
+            checkpoint,
+            EarlyStopping("val/loss", patience=train.patience),
+            LearningRateMonitor("step"),
+        ],
+        logger=make_logger(
+            **OmegaConf.to_container(params.logger),
+            run=args.variant,
+            group=f"{params.data.name}-{params.profile}",
+            config=config,
+            save_dir=args.logs,
+        ),
+    )
+    started = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule)
+    finally:
+        finish_run(trainer.logger)
+    if trainer.is_global_zero:
+        write_outputs(args, trainer, checkpoint, module, config, time.perf_counter() - started)
+
+
+def finish_run(logger) -> None:
+    """Close the W&B run (Lightning leaves it open), so its summary and files are written."""
+    if isinstance(logger, WandbLogger) and logger._experiment is not None:
+        logger.experiment.finish()
+
+
+def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> None:
+    """models/<variant>/ (atomically) and the metrics JSON, from the best checkpoint."""
+    best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+    weights = {k.removeprefix("model."): v for k, v in best["state_dict"].items()}
+    facts = {
+        "variant": config["variant"],
+        "steps": trainer.global_step,
+        "epochs": trainer.current_epoch,
+        "wall_time_s": round(wall_s, 1),
+        "best_val_loss": round(float(checkpoint.best_model_score), 5),
+        "best_step": int(best["global_step"]),
+        "parameters": module.parameter_counts(),
+        "derived": config["derived"],
+    }
+    with atomic_dir(args.out) as tmp:
+        torch.save(weights, tmp / "model.pt")
+        OmegaConf.save(OmegaConf.create(config), tmp / "config.yaml")
+        write_json_atomic(facts, tmp / "facts.json")
+    write_json_atomic(facts, args.metrics)
+    log.info(
+        "%s: %d steps in %.0f s, best val/loss %.4f at step %d; wrote %s",
+        facts["variant"],
+        facts["steps"],
+        wall_s,
+        facts["best_val_loss"],
+        facts["best_step"],
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    run(main)

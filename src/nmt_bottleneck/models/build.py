@@ -1,0 +1,74 @@
+"""Build a variant's Seq2Seq from its config (`variants.<id>` in params.yaml).
+
+Sizes that follow from other sizes are filled in here, not in the config: the vocabulary (from
+the trained tokenizer), the encoder's state size D = hidden x directions (the context module's
+input), the attention query size (the decoder's hidden size), and the context module's output
+and summary sizes (the decoder's inputs). Only `context` differs between variants; it is built
+from its `_target_` with those sizes added.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nmt_bottleneck.config import build, check_keys
+from nmt_bottleneck.data.tokenizer import PAD_ID
+from nmt_bottleneck.models.decoder import Decoder
+from nmt_bottleneck.models.encoder import Encoder
+from nmt_bottleneck.models.seq2seq import Seq2Seq
+
+ARCH_KEYS = (
+    "cell",
+    "emb_size",
+    "hidden_size",
+    "bidirectional",
+    "encoder_layers",
+    "decoder_layers",
+    "dropout",
+    "output_size",
+    "maxout",
+    "tie_embeddings",
+    "context",
+)
+
+
+def build_seq2seq(
+    arch: DictConfig | dict[str, Any], src_vocab: int, tgt_vocab: int, key: str, max_src_len: int
+) -> Seq2Seq:
+    """`arch`: the variant's `arch` section; `key`: its dotted path, for error messages;
+    `max_src_len`: the longest train/valid source in tokens (EOS included), concat_states' L."""
+    arch = arch if isinstance(arch, DictConfig) else OmegaConf.create(arch)
+    check_keys(arch, ARCH_KEYS, key)
+    encoder = Encoder(
+        src_vocab,
+        arch.emb_size,
+        arch.hidden_size,
+        arch.cell,
+        arch.bidirectional,
+        arch.encoder_layers,
+        arch.dropout,
+        PAD_ID,
+    )
+    derived = {
+        "encoder_size": encoder.out_size,
+        "query_size": arch.hidden_size,
+        "max_src_len": max_src_len,
+    }
+    context = build(arch.context, f"{key}.context", derived)
+    decoder = Decoder(
+        tgt_vocab,
+        arch.emb_size,
+        arch.hidden_size,
+        arch.cell,
+        arch.decoder_layers,
+        context.size,
+        context.summary_size,
+        arch.output_size,
+        arch.maxout,
+        arch.tie_embeddings,
+        arch.dropout,
+        PAD_ID,
+    )
+    return Seq2Seq(encoder, context, decoder)

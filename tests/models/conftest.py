@@ -1,0 +1,23 @@
+"""Fixtures for model and training tests: a small tokenized corpus made by the pipeline's own
+code (synthetic source -> word counts -> SentencePiece -> encode)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nmt_bottleneck.data.encode import add_word_counts, encode
+from nmt_bottleneck.data.sources.synthetic import SyntheticSource
+from nmt_bottleneck.data.tokenizer import SubwordTrainer
+
+
+@pytest.fixture(scope="session")
+def tokenized(tmp_path_factory) -> tuple[str, int]:
+    """(the encoded DatasetDict folder, the vocabulary size); the tokenizer is its parent."""
+    out = tmp_path_factory.mktemp("data")
+    corpus = SyntheticSource(60, 1, 12, 3, 1.0, {"train": 600, "valid": 60}, 3).load().splits
+    corpus = add_word_counts(corpus)
+    tokenizers = SubwordTrainer("unigram", 400, True, 1.0, 10_000, 1, 2).train(
+        corpus["train"]["src"], corpus["train"]["tgt"], out
+    )
+    encode(corpus, tokenizers).save_to_disk(str(out / "tokenized"))
+    return str(out / "tokenized"), tokenizers.src.get_piece_size()

@@ -1,0 +1,83 @@
+"""The `train` stage entry as DVC runs it: models/<variant>/ with weights that load under
+torch.load(weights_only=True), the facts, and a real offline W&B run that holds the metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+
+from nmt_bottleneck.models.build import build_seq2seq
+from tests.conftest import run_module
+from tests.wandb_log import summarize
+
+SHORT = ["train.max_steps=8", "train.val_every_steps=4", "train.log_every_steps=2"]
+
+
+def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
+    data, _ = tokenized
+    params = tmp_path / "params.yaml"
+    composed = run_module("pipelines.compose_params", *SHORT, *overrides, "--out", str(params))
+    assert composed.returncode == 0, composed.stderr
+    out = tmp_path / "models" / variant
+    result = run_module(
+        "pipelines.train",
+        "--variant",
+        variant,
+        "--params",
+        str(params),
+        "--data",
+        data,
+        "--tokenizer",
+        str(Path(data).parent),
+        "--out",
+        str(out),
+        "--metrics",
+        str(tmp_path / f"{variant}.json"),
+        "--checkpoints",
+        str(tmp_path / "checkpoints" / variant),
+        "--logs",
+        str(tmp_path / "logs"),
+        env={"WANDB_SILENT": "true"},
+    )
+    return result, out
+
+
+def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, tokenized):
+    result, out = train(tmp_path, tokenized, "attention")
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads((out / "facts.json").read_text())
+    assert facts == json.loads((tmp_path / "attention.json").read_text())
+    assert facts["steps"] == 8
+
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    derived = config["derived"]
+    model = build_seq2seq(
+        config["arch"], derived["src_vocab"], derived["tgt_vocab"], "arch", derived["max_src_len"]
+    )
+    weights = torch.load(out / "model.pt", weights_only=True)
+    model.load_state_dict(weights, strict=True)
+    assert sum(p.numel() for p in model.parameters()) == facts["parameters"]["total"]
+
+    runs = list((tmp_path / "logs" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    run = summarize(runs[0])
+    assert (run["name"], run["group"], run["exit_code"]) == ("attention", "synthetic-smoke", 0)
+    val_losses = [row["val/loss"] for row in run["history"] if "val/loss" in row]
+    assert len(val_losses) == 2  # validated at steps 4 and 8
+    assert (
+        min(val_losses) == facts["best_val_loss"]
+        or abs(min(val_losses) - facts["best_val_loss"]) < 1e-4
+    )
+    assert any("train/loss" in row for row in run["history"])
+    assert run["summary"]["params/total"] == facts["parameters"]["total"]
+    assert run["config"]["variant"] == "attention"
+
+
+def test_an_unknown_variant_lists_the_valid_ones(tmp_path, tokenized):
+    result, _ = train(tmp_path, tokenized, "luong")
+    assert result.returncode == 1
+    assert "unknown variant 'luong'" in result.stderr
+    assert "final_state, concat_states, attention" in result.stderr
