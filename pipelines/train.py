@@ -8,6 +8,7 @@ Lightning checkpoints (for resuming) live in `--checkpoints`, outside the DVC ou
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -22,11 +23,12 @@ from omegaconf import OmegaConf
 from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.datamodule import TranslationDataModule
-from nmt_bottleneck.data.tokenizer import load_tokenizers
+from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.models.build import build_seq2seq
 from nmt_bottleneck.models.lightning_module import Seq2SeqModule
 from nmt_bottleneck.models.loggers import make_logger
+from nmt_bottleneck.models.resume import prepare_run
 from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck.train")
@@ -44,17 +46,7 @@ TRAIN_KEYS = (
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", required=True, help="id under `variants` in params.yaml")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--data", type=Path, required=True, help="tokenize stage DatasetDict")
-    parser.add_argument("--tokenizer", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="models/<variant>/")
-    parser.add_argument("--metrics", type=Path, required=True, help="facts JSON (DVC metric)")
-    parser.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints")
-    parser.add_argument("--logs", type=Path, default=Path("logs"))
-    args = parser.parse_args(argv)
-
+    args = parse_args(argv)
     params = load_params(args.params)
     if args.variant not in params.variants:
         raise ConfigError(
@@ -76,25 +68,57 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     datamodule.setup()
     tokenizers = load_tokenizers(args.tokenizer)
-    max_src_len = max(rows.longest_source() for rows in datamodule.rows.values())
+    derived = {
+        "max_src_len": max(rows.longest_source() for rows in datamodule.rows.values()),
+        "src_vocab": tokenizers.src.get_piece_size(),
+        "tgt_vocab": tokenizers.tgt.get_piece_size(),
+    }
     model = build_seq2seq(
         spec.arch,
-        tokenizers.src.get_piece_size(),
-        tokenizers.tgt.get_piece_size(),
+        derived["src_vocab"],
+        derived["tgt_vocab"],
         f"variants.{args.variant}.arch",
-        max_src_len,
+        derived["max_src_len"],
     )
-    module = Seq2SeqModule(model, **OmegaConf.to_container(spec.optim), pad_id=0)
-    config = {
-        "variant": args.variant,
-        **OmegaConf.to_container(spec),
-        "derived": {
-            "max_src_len": max_src_len,
-            "src_vocab": tokenizers.src.get_piece_size(),
-            "tgt_vocab": tokenizers.tgt.get_piece_size(),
+    module = Seq2SeqModule(model, **OmegaConf.to_container(spec.optim), pad_id=PAD_ID)
+    config = {"variant": args.variant, **OmegaConf.to_container(spec), "derived": derived}
+    state = prepare_run(
+        args.checkpoints,
+        {
+            "variant": config,
+            "train": OmegaConf.to_container(train),
+            "trainer": OmegaConf.to_container(params.trainer),
+            "seed": params.seed,
+            "data": data_fingerprint(args.data),
         },
-    }
+    )
+    trainer, checkpoint = build_trainer(params, args, config, state.run_id)
+    started = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=state.resume_from, weights_only=True)
+    finally:
+        finish_run(trainer.logger)
+    if trainer.is_global_zero:
+        write_outputs(args, trainer, checkpoint, module, config, time.perf_counter() - started)
 
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variant", required=True, help="id under `variants` in params.yaml")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--data", type=Path, required=True, help="tokenize stage DatasetDict")
+    parser.add_argument("--tokenizer", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="models/<variant>/")
+    parser.add_argument("--metrics", type=Path, required=True, help="facts JSON (DVC metric)")
+    parser.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints")
+    parser.add_argument("--logs", type=Path, default=Path("logs"))
+    return parser.parse_args(argv)
+
+
+def build_trainer(params, args, config: dict, run_id: str) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Trainer from `trainer` and `train` settings; `last.ckpt` is saved at every validation
+    (what a restarted stage resumes from), `best.ckpt` when val/loss improves."""
+    train = params.train
     checkpoint = ModelCheckpoint(
         dirpath=args.checkpoints,
         filename="best",
@@ -102,6 +126,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         mode="min",
         save_top_k=1,
         save_last=True,
+    )
+    logger = make_logger(
+        **OmegaConf.to_container(params.logger),
+        run=args.variant,
+        group=f"{params.data.name}-{params.profile}",
+        config=config,
+        save_dir=args.logs,
+        run_id=run_id,
     )
     trainer = L.Trainer(
         **OmegaConf.to_container(params.trainer),
@@ -111,26 +143,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,
         default_root_dir=str(args.checkpoints),
+        logger=logger,
         callbacks=[
             checkpoint,
             EarlyStopping("val/loss", patience=train.patience),
             LearningRateMonitor("step"),
         ],
-        logger=make_logger(
-            **OmegaConf.to_container(params.logger),
-            run=args.variant,
-            group=f"{params.data.name}-{params.profile}",
-            config=config,
-            save_dir=args.logs,
-        ),
     )
-    started = time.perf_counter()
-    try:
-        trainer.fit(module, datamodule=datamodule)
-    finally:
-        finish_run(trainer.logger)
-    if trainer.is_global_zero:
-        write_outputs(args, trainer, checkpoint, module, config, time.perf_counter() - started)
+    return trainer, checkpoint
+
+
+def data_fingerprint(data: Path) -> str:
+    """The encoded training split's `datasets` fingerprint (changes with data and tokenizer)."""
+    state = json.loads((Path(data) / "train" / "state.json").read_text())
+    return state["_fingerprint"]
 
 
 def finish_run(logger) -> None:

@@ -125,3 +125,23 @@ def test_parameter_counts_name_the_part_that_differs(tokenized):
 def test_bad_options_fail_at_construction(tokenized, changes, key):
     with pytest.raises(ConfigError, match=key):
         make_module("attention", tokenized[1], **changes)
+
+
+class RecordBatches(L.Callback):
+    def __init__(self) -> None:
+        self.seen: dict[int, list[list[int]]] = {}
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self.seen.setdefault(trainer.current_epoch, []).append(batch.index.tolist())
+
+
+def test_each_epoch_sees_every_sentence_in_a_new_order(tokenized):
+    """Lightning must reach the sampler's set_epoch: else every epoch repeats one order."""
+    path, vocab = tokenized
+    record = RecordBatches()
+    fit = trainer(max_steps=-1, max_epochs=3, limit_val_batches=0, callbacks=[record])
+    fit.fit(make_module("final_state", vocab), datamodule=datamodule(path))
+    assert sorted(record.seen) == [0, 1, 2]
+    for batches in record.seen.values():
+        assert sorted(i for b in batches for i in b) == list(range(600))
+    assert record.seen[0] != record.seen[1] != record.seen[2]

@@ -81,9 +81,22 @@ class TokenBudgetSampler:
         self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
         self.num_replicas, self.rank, self.equal_shares = num_replicas, rank, equal_shares
         self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
+        self.skip = 0  # batches of the current epoch already trained on (a resumed run)
+
+    @property
+    def sampler(self) -> TokenBudgetSampler:
+        """Lightning calls `set_epoch` on `batch_sampler.sampler` (torch's BatchSampler layout)
+        at each epoch start, not on the batch sampler itself: point it here."""
+        return self
 
     def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.skip = 0
         self.epoch = epoch
+
+    def resume(self, epoch: int, done: int) -> None:
+        """Continue epoch `epoch` after its first `done` batches (restored from a checkpoint)."""
+        self.epoch, self.skip = epoch, done
 
     def batches(self) -> list[list[int]]:
         """All batches of the epoch, before sharding, in the order they are served."""
@@ -118,7 +131,7 @@ class TokenBudgetSampler:
 
     def __iter__(self) -> Iterator[list[int]]:
         mine = self.batches()[self.rank :: self.num_replicas]
-        yield from mine[: len(self)]
+        yield from mine[self.skip : len(self)]
 
     def __len__(self) -> int:
         n = len(self.batches())

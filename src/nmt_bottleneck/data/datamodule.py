@@ -83,6 +83,8 @@ class TranslationDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        """Lightning asks for this after restoring a checkpoint; a run resumed mid-epoch
+        continues that epoch's batch order after the batches it had completed."""
         trainer = self.trainer
         sampler = TokenBudgetSampler(
             self.rows["train"].lengths(),
@@ -93,6 +95,9 @@ class TranslationDataModule(L.LightningDataModule):
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
         )
+        if trainer is not None and trainer.fit_loop.restarting:
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            sampler.resume(trainer.current_epoch, done)
         return self.loader("train", sampler)
 
     def val_dataloader(self) -> DataLoader:

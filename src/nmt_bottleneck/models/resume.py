@@ -1,0 +1,51 @@
+"""Resuming an interrupted training run.
+
+A run's checkpoint folder holds Lightning's `last.ckpt` (model, optimizer, scheduler, loop
+progress) and `run.json`: a fingerprint of everything that determines the training (variant
+config, training and Trainer settings, seed, the encoded data's fingerprint) and the W&B run id.
+Started again with the same fingerprint, training resumes from `last.ckpt` and logs to the same
+W&B run; with a different fingerprint, the old checkpoints are stale and are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from nmt_bottleneck.atomic import write_json_atomic
+
+log = logging.getLogger(__name__)
+RUN_FILE, LAST = "run.json", "last.ckpt"
+
+
+class RunState(NamedTuple):
+    resume_from: Path | None  # last.ckpt to resume from, or None for a fresh start
+    run_id: str  # the W&B run id (kept across restarts)
+
+
+def fingerprint(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare_run(directory: Path, settings: dict[str, Any]) -> RunState:
+    """Decide between resuming and starting afresh in `directory`, and record the run."""
+    directory = Path(directory)
+    digest = fingerprint(settings)
+    run_file, last = directory / RUN_FILE, directory / LAST
+    if run_file.is_file() and last.is_file():
+        saved = json.loads(run_file.read_text())
+        if saved.get("fingerprint") == digest:
+            log.info("resuming from %s (W&B run %s)", last, saved["run_id"])
+            return RunState(last, saved["run_id"])
+        log.info("settings changed since the checkpoints in %s: starting afresh", directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    run_id = uuid.uuid4().hex[:8]
+    write_json_atomic({"fingerprint": digest, "run_id": run_id, "settings": settings}, run_file)
+    return RunState(None, run_id)

@@ -1,0 +1,123 @@
+"""Resume: kill a real training process (SIGKILL) after a checkpoint and run the stage again.
+It continues from the saved step, with the optimizer and the data order, and ends with exactly
+the weights of an uninterrupted run; the W&B run continues under the same id."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tests.conftest import ROOT, run_module
+from tests.wandb_log import summarize
+
+# dropout 0: with the data order and optimizer state restored, training is then deterministic
+SETTINGS = [
+    "train.max_steps=40",
+    "train.val_every_steps=5",
+    "train.log_every_steps=5",
+    "sizes.dropout=0.0",
+]
+
+
+def stage_args(tmp: Path, data: str) -> list[str]:
+    params = tmp / "params.yaml"
+    composed = run_module("pipelines.compose_params", *SETTINGS, "--out", str(params))
+    assert composed.returncode == 0, composed.stderr
+    return [
+        "--variant",
+        "attention",
+        "--params",
+        str(params),
+        "--data",
+        data,
+        "--tokenizer",
+        str(Path(data).parent),
+        "--out",
+        str(tmp / "model"),
+        "--metrics",
+        str(tmp / "facts.json"),
+        "--checkpoints",
+        str(tmp / "ckpt"),
+        "--logs",
+        str(tmp / "logs"),
+    ]
+
+
+def saved_step(path: Path) -> int | None:
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception:  # absent, or being written right now
+        return None
+
+
+def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tokenized):
+    data, _ = tokenized
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    done = run_module("pipelines.train", *stage_args(reference, data), env={"WANDB_SILENT": "true"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    run = tmp_path / "interrupted"
+    run.mkdir()
+    args = stage_args(run, data)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "WANDB_SILENT": "true",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.train", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while (saved_step(run / "ckpt" / "last.ckpt") or 0) < 15:
+        assert proc.poll() is None, "training finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step = saved_step(run / "ckpt" / "last.ckpt")
+    assert 15 <= step < 40 and not (run / "model").exists()
+
+    resumed = run_module("pipelines.train", *args, env={"WANDB_SILENT": "true"})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr
+    assert json.loads((run / "facts.json").read_text())["steps"] == 40
+
+    ours = torch.load(run / "model" / "model.pt", weights_only=True)
+    theirs = torch.load(reference / "model" / "model.pt", weights_only=True)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=0, msg=name)
+
+    runs = sorted((run / "logs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and runs[0].name[-8:] == runs[1].name[-8:]  # one W&B run id
+    second = summarize(next(runs[1].glob("run-*.wandb")))
+    steps = [
+        row["trainer/global_step"] for row in second["history"] if "trainer/global_step" in row
+    ]
+    assert min(steps) >= step - 1  # logging picks up where the checkpoint left off
+
+
+def test_same_settings_resume_changed_settings_start_afresh(tmp_path):
+    from nmt_bottleneck.models.resume import prepare_run
+
+    first = prepare_run(tmp_path / "ckpt", {"lr": 1e-3})
+    assert first.resume_from is None
+    (tmp_path / "ckpt" / "last.ckpt").write_bytes(b"checkpoint")
+    again = prepare_run(tmp_path / "ckpt", {"lr": 1e-3})
+    assert again == (tmp_path / "ckpt" / "last.ckpt", first.run_id)
+    changed = prepare_run(tmp_path / "ckpt", {"lr": 5e-4})
+    assert changed.resume_from is None and changed.run_id != first.run_id
+    assert not (tmp_path / "ckpt" / "last.ckpt").exists()  # stale checkpoints are gone
