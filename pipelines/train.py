@@ -28,7 +28,7 @@ from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.models.build import build_seq2seq
 from nmt_bottleneck.models.lightning_module import Seq2SeqModule
 from nmt_bottleneck.models.loggers import make_logger
-from nmt_bottleneck.models.resume import prepare_run
+from nmt_bottleneck.models.resume import mark_complete, prepare_run
 from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck.train")
@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         finish_run(trainer.logger)
     if trainer.is_global_zero:
         write_outputs(args, trainer, checkpoint, module, config, time.perf_counter() - started)
+        mark_complete(args.checkpoints)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

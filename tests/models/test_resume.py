@@ -110,14 +110,18 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, token
     assert min(steps) >= step - 1  # logging picks up where the checkpoint left off
 
 
-def test_same_settings_resume_changed_settings_start_afresh(tmp_path):
-    from nmt_bottleneck.models.resume import prepare_run
+def test_only_an_unfinished_run_with_the_same_settings_resumes(tmp_path):
+    from nmt_bottleneck.models.resume import mark_complete, prepare_run
 
     first = prepare_run(tmp_path / "ckpt", {"lr": 1e-3})
     assert first.resume_from is None
     (tmp_path / "ckpt" / "last.ckpt").write_bytes(b"checkpoint")
     again = prepare_run(tmp_path / "ckpt", {"lr": 1e-3})
     assert again == (tmp_path / "ckpt" / "last.ckpt", first.run_id)
+    mark_complete(tmp_path / "ckpt")
+    finished = prepare_run(tmp_path / "ckpt", {"lr": 1e-3})  # e.g. DVC re-runs after a code fix
+    assert finished.resume_from is None and finished.run_id != first.run_id
+    (tmp_path / "ckpt" / "last.ckpt").write_bytes(b"checkpoint")
     changed = prepare_run(tmp_path / "ckpt", {"lr": 5e-4})
-    assert changed.resume_from is None and changed.run_id != first.run_id
+    assert changed.resume_from is None and changed.run_id != finished.run_id
     assert not (tmp_path / "ckpt" / "last.ckpt").exists()  # stale checkpoints are gone

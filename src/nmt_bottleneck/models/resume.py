@@ -4,7 +4,9 @@ A run's checkpoint folder holds Lightning's `last.ckpt` (model, optimizer, sched
 progress) and `run.json`: a fingerprint of everything that determines the training (variant
 config, training and Trainer settings, seed, the encoded data's fingerprint) and the W&B run id.
 Started again with the same fingerprint, training resumes from `last.ckpt` and logs to the same
-W&B run; with a different fingerprint, the old checkpoints are stale and are removed.
+W&B run; with a different fingerprint, the old checkpoints are stale and are removed. A run that
+finished is marked complete: running the stage again (DVC does when code changed) trains anew
+rather than "resuming" a finished run and returning its stale model.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def prepare_run(directory: Path, settings: dict[str, Any]) -> RunState:
     run_file, last = directory / RUN_FILE, directory / LAST
     if run_file.is_file() and last.is_file():
         saved = json.loads(run_file.read_text())
-        if saved.get("fingerprint") == digest:
+        if saved.get("fingerprint") == digest and not saved.get("complete"):
             log.info("resuming from %s (W&B run %s)", last, saved["run_id"])
             return RunState(last, saved["run_id"])
         log.info("settings changed since the checkpoints in %s: starting afresh", directory)
@@ -49,3 +51,10 @@ def prepare_run(directory: Path, settings: dict[str, Any]) -> RunState:
     run_id = uuid.uuid4().hex[:8]
     write_json_atomic({"fingerprint": digest, "run_id": run_id, "settings": settings}, run_file)
     return RunState(None, run_id)
+
+
+def mark_complete(directory: Path) -> None:
+    """Record that the run in `directory` finished: its checkpoints are not to be resumed."""
+    run_file = Path(directory) / RUN_FILE
+    saved = json.loads(run_file.read_text())
+    write_json_atomic({**saved, "complete": True}, run_file)
