@@ -41,10 +41,13 @@ def prepare_run(directory: Path, settings: dict[str, Any]) -> RunState:
     run_file, last = directory / RUN_FILE, directory / LAST
     if run_file.is_file() and last.is_file():
         saved = json.loads(run_file.read_text())
-        if saved.get("fingerprint") == digest and not saved.get("complete"):
+        if saved.get("fingerprint") != digest:
+            log.info("settings changed since the checkpoints in %s: starting afresh", directory)
+        elif saved.get("complete"):
+            log.info("the run in %s had finished: training anew", directory)
+        else:
             log.info("resuming from %s (W&B run %s)", last, saved["run_id"])
             return RunState(last, saved["run_id"])
-        log.info("settings changed since the checkpoints in %s: starting afresh", directory)
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
