@@ -18,6 +18,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "seed": params.seed,
             "data": data_fingerprint(args.data),
         },
+        primary=rank_zero_only.rank == 0,
     )
     trainer, checkpoint = build_trainer(params, args, config, state.run_id)
     started = time.perf_counter()

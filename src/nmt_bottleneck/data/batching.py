@@ -54,9 +54,11 @@ class TokenBudgetSampler:
         shuffle: shuffle within buckets and the batch order (training); else sorted, fixed.
         seed: with the epoch (`set_epoch`), fixes the order.
         bucket_batches: how many batches' worth of rows are sorted together (locality vs mix).
-        num_replicas, rank: DDP sharding, batch i to rank i % num_replicas.
-        equal_shares: drop the last batches so every rank gets as many (training needs it: each
-            step is a collective); validation keeps them all.
+        num_replicas, rank: DDP sharding.
+        equal_shares: training: batch i goes to rank i % num_replicas, and the last batches are
+            dropped so every rank gets as many (each step is a collective). Evaluation (False):
+            the rows are shared out first and each rank batches its own, so every sentence is
+            seen once and every rank gets batches even from a small set.
     """
 
     def __init__(
@@ -99,13 +101,15 @@ class TokenBudgetSampler:
         self.epoch, self.skip = epoch, done
 
     def batches(self) -> list[list[int]]:
-        """All batches of the epoch, before sharding, in the order they are served."""
+        """The epoch's batches in serving order (for evaluation shards: of this rank's rows)."""
         if self._planned is not None and self._planned[0] == self.epoch:
             return self._planned[1]
         rng = random.Random(f"{self.seed}/{self.epoch}")
         order = list(range(len(self.lengths)))
         if self.shuffle:
             rng.shuffle(order)
+        if not self.equal_shares:
+            order = order[self.rank :: self.num_replicas]
         mean = max(1, sum(self.lengths) // max(1, len(self.lengths)))
         bucket = max(1, self.bucket_batches * self.max_tokens // mean)
         batches: list[list[int]] = []
@@ -129,12 +133,15 @@ class TokenBudgetSampler:
             longest = longest_if_added
         return [*batches, current] if current else batches
 
+    def mine(self) -> list[list[int]]:
+        """This rank's batches of the epoch."""
+        batches = self.batches()
+        if not self.equal_shares:
+            return batches  # already this rank's rows only
+        return batches[self.rank :: self.num_replicas][: len(batches) // self.num_replicas]
+
     def __iter__(self) -> Iterator[list[int]]:
-        mine = self.batches()[self.rank :: self.num_replicas]
-        yield from mine[self.skip : len(self)]
+        yield from self.mine()[self.skip :]
 
     def __len__(self) -> int:
-        n = len(self.batches())
-        if self.equal_shares:
-            return n // self.num_replicas
-        return len(range(self.rank, n, self.num_replicas))
+        return len(self.mine())

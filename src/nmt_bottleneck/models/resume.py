@@ -34,11 +34,19 @@ def fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prepare_run(directory: Path, settings: dict[str, Any]) -> RunState:
-    """Decide between resuming and starting afresh in `directory`, and record the run."""
+def prepare_run(directory: Path, settings: dict[str, Any], primary: bool = True) -> RunState:
+    """Decide between resuming and starting afresh in `directory`, and record the run.
+
+    Only the primary process (global rank 0) decides and writes. Under DDP the other ranks are
+    started by rank 0 after it decided, and follow its `run.json` without touching anything.
+    """
     directory = Path(directory)
     digest = fingerprint(settings)
     run_file, last = directory / RUN_FILE, directory / LAST
+    if not primary:
+        saved = json.loads(run_file.read_text())
+        resumable = last.is_file() and saved["fingerprint"] == digest and not saved.get("complete")
+        return RunState(last if resumable else None, saved["run_id"])
     if run_file.is_file() and last.is_file():
         saved = json.loads(run_file.read_text())
         if saved.get("fingerprint") != digest:
