@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from tests.models.test_training import datamodule, make_module  # noqa: E402
+from tests.models.test_training import trainer as make_trainer  # noqa: E402
 
 
 class SaveRank(L.Callback):
@@ -35,18 +36,8 @@ class SaveRank(L.Callback):
 def main() -> None:
     data, out, vocab = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     L.seed_everything(0, verbose=False)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=2,
-        strategy="ddp",
-        max_steps=6,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        limit_val_batches=0,
-        callbacks=[SaveRank(out)],
+    trainer = make_trainer(
+        devices=2, strategy="ddp", max_steps=6, limit_val_batches=0, callbacks=[SaveRank(out)]
     )
     trainer.fit(make_module("attention", vocab), datamodule=datamodule(data))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from tests.conftest import ROOT, run_module
+from tests.models.test_train_stage import stage_args
 from tests.wandb_log import summarize
 
 # dropout 0: with the data order and optimizer state restored, training is then deterministic
@@ -24,30 +25,6 @@ SETTINGS = [
     "train.log_every_steps=5",
     "sizes.dropout=0.0",
 ]
-
-
-def stage_args(tmp: Path, data: str) -> list[str]:
-    params = tmp / "params.yaml"
-    composed = run_module("pipelines.compose_params", *SETTINGS, "--out", str(params))
-    assert composed.returncode == 0, composed.stderr
-    return [
-        "--variant",
-        "attention",
-        "--params",
-        str(params),
-        "--data",
-        data,
-        "--tokenizer",
-        str(Path(data).parent),
-        "--out",
-        str(tmp / "model"),
-        "--metrics",
-        str(tmp / "facts.json"),
-        "--checkpoints",
-        str(tmp / "ckpt"),
-        "--logs",
-        str(tmp / "logs"),
-    ]
 
 
 def saved_step(path: Path) -> int | None:
@@ -61,12 +38,16 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, token
     data, _ = tokenized
     reference = tmp_path / "reference"
     reference.mkdir()
-    done = run_module("pipelines.train", *stage_args(reference, data), env={"WANDB_SILENT": "true"})
+    done = run_module(
+        "pipelines.train",
+        *stage_args(reference, data, "attention", *SETTINGS),
+        env={"WANDB_SILENT": "true"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     run = tmp_path / "interrupted"
     run.mkdir()
-    args = stage_args(run, data)
+    args = stage_args(run, data, "attention", *SETTINGS)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
@@ -81,22 +62,22 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, token
         start_new_session=True,
     )
     deadline = time.monotonic() + 300
-    while (saved_step(run / "ckpt" / "last.ckpt") or 0) < 15:
+    while (saved_step(run / "checkpoints" / "attention" / "last.ckpt") or 0) < 15:
         assert proc.poll() is None, "training finished before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    step = saved_step(run / "ckpt" / "last.ckpt")
-    assert 15 <= step < 40 and not (run / "model").exists()
+    step = saved_step(run / "checkpoints" / "attention" / "last.ckpt")
+    assert 15 <= step < 40 and not (run / "models" / "attention").exists()
 
     resumed = run_module("pipelines.train", *args, env={"WANDB_SILENT": "true"})
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr
-    assert json.loads((run / "facts.json").read_text())["steps"] == 40
+    assert json.loads((run / "attention.json").read_text())["steps"] == 40
 
-    ours = torch.load(run / "model" / "model.pt", weights_only=True)
-    theirs = torch.load(reference / "model" / "model.pt", weights_only=True)
+    ours = torch.load(run / "models" / "attention" / "model.pt", weights_only=True)
+    theirs = torch.load(reference / "models" / "attention" / "model.pt", weights_only=True)
     assert ours.keys() == theirs.keys()
     for name in ours:
         torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=0, msg=name)

@@ -16,14 +16,13 @@ from tests.wandb_log import summarize
 SHORT = ["train.max_steps=8", "train.val_every_steps=4", "train.log_every_steps=2"]
 
 
-def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
-    data, _ = tokenized
+def stage_args(tmp_path: Path, data: str, variant: str, *overrides: str) -> list[str]:
+    """Compose params.yaml with `overrides` and return the train stage's arguments, with every
+    output under tmp_path."""
     params = tmp_path / "params.yaml"
-    composed = run_module("pipelines.compose_params", *SHORT, *overrides, "--out", str(params))
+    composed = run_module("pipelines.compose_params", *overrides, "--out", str(params))
     assert composed.returncode == 0, composed.stderr
-    out = tmp_path / "models" / variant
-    result = run_module(
-        "pipelines.train",
+    return [
         "--variant",
         variant,
         "--params",
@@ -33,16 +32,20 @@ def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
         "--tokenizer",
         str(Path(data).parent),
         "--out",
-        str(out),
+        str(tmp_path / "models" / variant),
         "--metrics",
         str(tmp_path / f"{variant}.json"),
         "--checkpoints",
         str(tmp_path / "checkpoints" / variant),
         "--logs",
         str(tmp_path / "logs"),
-        env={"WANDB_SILENT": "true"},
-    )
-    return result, out
+    ]
+
+
+def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
+    args = stage_args(tmp_path, tokenized[0], variant, *SHORT, *overrides)
+    result = run_module("pipelines.train", *args, env={"WANDB_SILENT": "true"})
+    return result, tmp_path / "models" / variant
 
 
 def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, tokenized):

@@ -73,7 +73,24 @@ class TranslationDataModule(L.LightningDataModule):
             )
         self.rows = {name: Rows(corpus[name]) for name in ("train", "valid")}
 
-    def loader(self, name: str, sampler: TokenBudgetSampler) -> DataLoader:
+    def loader(self, name: str, training: bool) -> DataLoader:
+        """Training: shuffled token-budget batches, equal shares per rank; a run resumed
+        mid-epoch (Lightning asks for the loader after restoring the checkpoint) continues that
+        epoch's order after the batches it had completed. Evaluation: fixed order, every row."""
+        trainer = self.trainer
+        sampler = TokenBudgetSampler(
+            self.rows[name].lengths(),
+            self.max_tokens if training else self.eval_max_tokens,
+            shuffle=training,
+            seed=self.seed,
+            bucket_batches=self.bucket_batches,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+            equal_shares=training,
+        )
+        if training and trainer is not None and trainer.fit_loop.restarting:
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            sampler.resume(trainer.current_epoch, done)
         return DataLoader(
             self.rows[name],
             batch_sampler=sampler,
@@ -83,32 +100,7 @@ class TranslationDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Lightning asks for this after restoring a checkpoint; a run resumed mid-epoch
-        continues that epoch's batch order after the batches it had completed."""
-        trainer = self.trainer
-        sampler = TokenBudgetSampler(
-            self.rows["train"].lengths(),
-            self.max_tokens,
-            shuffle=True,
-            seed=self.seed,
-            bucket_batches=self.bucket_batches,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-        )
-        if trainer is not None and trainer.fit_loop.restarting:
-            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-            sampler.resume(trainer.current_epoch, done)
-        return self.loader("train", sampler)
+        return self.loader("train", training=True)
 
     def val_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        sampler = TokenBudgetSampler(
-            self.rows["valid"].lengths(),
-            self.eval_max_tokens,
-            shuffle=False,
-            seed=self.seed,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-            equal_shares=False,
-        )
-        return self.loader("valid", sampler)
+        return self.loader("valid", training=False)
