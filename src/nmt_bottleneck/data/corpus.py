@@ -18,8 +18,6 @@ import datasets
 from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
 from nmt_bottleneck.errors import DataError
 
-COLUMNS = ("src", "tgt", "line")
-
 
 class SplitPairs(NamedTuple):
     """One split after cleaning: the dataset and how many pairs were dropped, by reason."""

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import datasets
 import lightning as L
+import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from nmt_bottleneck.data.batching import TokenBudgetSampler, collate
 from nmt_bottleneck.data.corpus import load_corpus
+from nmt_bottleneck.data.encode import token_counts
 from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt_bottleneck.errors import ConfigError, DataError
 
@@ -25,6 +27,8 @@ class Rows(Dataset):
 
     def __init__(self, split: datasets.Dataset) -> None:
         self.split = split.select_columns(["src_ids", "tgt_ids"]).with_format("python")
+        self.src_tokens = token_counts(split, "src_ids")  # [rows], no specials
+        self.tgt_tokens = token_counts(split, "tgt_ids")
 
     def __len__(self) -> int:
         return self.split.num_rows
@@ -34,12 +38,11 @@ class Rows(Dataset):
 
     def longest_source(self) -> int:
         """The longest source in tokens, EOS included (concat_states pads to this)."""
-        return max(len(s) for s in self.split["src_ids"]) + 1
+        return int(self.src_tokens.max()) + 1
 
     def lengths(self) -> list[int]:
         """Per row, the longer side in tokens with its special token (EOS or BOS) added."""
-        src, tgt = self.split["src_ids"], self.split["tgt_ids"]
-        return [max(len(s), len(t)) + 1 for s, t in zip(src, tgt, strict=True)]
+        return (np.maximum(self.src_tokens, self.tgt_tokens) + 1).tolist()
 
 
 class TranslationDataModule(L.LightningDataModule):

@@ -16,6 +16,8 @@ from collections import Counter
 from typing import Any
 
 import datasets
+import numpy as np
+import pyarrow.compute as pc
 
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.tokenizer import UNK_ID, Tokenizers
@@ -119,21 +121,27 @@ def encoded_fingerprint(split: datasets.Dataset, tokenizers: Tokenizers) -> str:
     return digest.hexdigest()[:16]
 
 
+def token_counts(split: datasets.Dataset, column: str) -> np.ndarray:
+    """Tokens per row of an id column, computed in Arrow: a Python pass over 900k id lists takes
+    about 11 s here, this a few milliseconds. Respects a split's row selection."""
+    return pc.list_value_length(split.with_format("arrow")[column]).to_numpy()
+
+
 def split_stats(split: datasets.Dataset) -> dict[str, Any]:
-    """Sizes of one encoded split: pairs, words and subword tokens per side, unknown rate."""
-    src_tokens = [len(ids) for ids in split["src_ids"]]
-    tgt_tokens = [len(ids) for ids in split["tgt_ids"]]
+    """Sizes of one encoded split: pairs, words and subword tokens per side, unknown tokens."""
     n = max(split.num_rows, 1)
-    unk = sum(ids.count(UNK_ID) for ids in split["tgt_ids"])
+    src_words = split.with_format("arrow")["src_words"].to_numpy()
+    src_tokens, tgt_tokens = token_counts(split, "src_ids"), token_counts(split, "tgt_ids")
+    tgt_ids = pc.list_flatten(split.with_format("arrow")["tgt_ids"])
     return {
         "pairs": split.num_rows,
-        "src_words_mean": round(sum(split["src_words"]) / n, 3),
-        "src_words_max": max(split["src_words"], default=0),
-        "src_tokens_mean": round(sum(src_tokens) / n, 3),
-        "src_tokens_max": max(src_tokens, default=0),
-        "tgt_tokens_mean": round(sum(tgt_tokens) / n, 3),
-        "tgt_tokens_max": max(tgt_tokens, default=0),
-        "tgt_unk_tokens": unk,
+        "src_words_mean": round(int(src_words.sum()) / n, 3),
+        "src_words_max": int(src_words.max(initial=0)),
+        "src_tokens_mean": round(int(src_tokens.sum()) / n, 3),
+        "src_tokens_max": int(src_tokens.max(initial=0)),
+        "tgt_tokens_mean": round(int(tgt_tokens.sum()) / n, 3),
+        "tgt_tokens_max": int(tgt_tokens.max(initial=0)),
+        "tgt_unk_tokens": int(pc.sum(pc.equal(tgt_ids, UNK_ID)).as_py() or 0),
     }
 
 
