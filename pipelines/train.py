@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,8 @@ TRAIN_KEYS = (
     "val_every_steps",
     "patience",
     "lr",
+    "scheduler",
+    "warmup_steps",
     "num_workers",
     "bucket_batches",
 )
@@ -168,6 +171,14 @@ def finish_run(logger) -> None:
         logger.experiment.finish()
 
 
+def peak_memory_mb() -> dict[str, float]:
+    """This process's peak resident memory, and on CUDA the peak memory torch allocated."""
+    peak = {"cpu_rss": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if torch.cuda.is_available():
+        peak["gpu_allocated"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return peak
+
+
 def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> None:
     """models/<variant>/ (atomically) and the metrics JSON, from the best checkpoint."""
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
@@ -181,6 +192,7 @@ def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> N
         "best_step": int(best["global_step"]),
         "parameters": module.parameter_counts(),
         "derived": config["derived"],
+        "peak_memory_mb": peak_memory_mb(),
     }
     with atomic_dir(args.out) as tmp:
         torch.save(weights, tmp / "model.pt")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,14 @@ def make_repo(path: Path, conf_changes: dict) -> Path:
             )
         else:
             shutil.copy2(ROOT / name, path / name)
+    config = path / "conf/config.yaml"  # tests start from the synthetic corpus and smoke sizes
+    config.write_text(
+        re.sub(
+            r"- experiment: \w+",
+            "- experiment: smoke",
+            re.sub(r"- data: \w+", "- data: synthetic", config.read_text()),
+        )
+    )
     sh(path, "git", "init", "-q")
     sh(path, "git", "config", "user.email", "test@example.com")
     sh(path, "git", "config", "user.name", "test")

@@ -111,6 +111,7 @@ def test_a_constructor_check_is_a_one_line_error_in_the_stage(tmp_path):
     params = tmp_path / "params.yaml"
     composed = run_module(
         "pipelines.compose_params",
+        "data=synthetic",
         "data.source.min_len=10",
         "data.source.max_len=5",
         "--out",

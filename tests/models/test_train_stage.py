@@ -20,7 +20,9 @@ def stage_args(tmp_path: Path, data: str, variant: str, *overrides: str) -> list
     """Compose params.yaml with `overrides` and return the train stage's arguments, with every
     output under tmp_path."""
     params = tmp_path / "params.yaml"
-    composed = run_module("pipelines.compose_params", *overrides, "--out", str(params))
+    composed = run_module(
+        "pipelines.compose_params", "experiment=smoke", *overrides, "--out", str(params)
+    )
     assert composed.returncode == 0, composed.stderr
     return [
         "--variant",

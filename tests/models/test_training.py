@@ -34,6 +34,7 @@ def make_module(variant: str, vocab: int, **changes) -> Seq2SeqModule:
         lr=3e-3,
         weight_decay=0.0,
         scheduler="none",
+        warmup_steps=0,
         label_smoothing=0.1,
         pad_id=PAD_ID,
     )
@@ -145,3 +146,31 @@ def test_each_epoch_sees_every_sentence_in_a_new_order(tokenized):
     for batches in record.seen.values():
         assert sorted(i for b in batches for i in b) == list(range(600))
     assert record.seen[0] != record.seen[1] != record.seen[2]
+
+
+class RecordLr(L.Callback):
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero(tokenized):
+    path, vocab = tokenized
+    record = RecordLr()
+    module = make_module("final_state", vocab, scheduler="linear", warmup_steps=4, lr=0.01)
+    trainer(max_steps=12, callbacks=[record], val_check_interval=None, limit_val_batches=0).fit(
+        module, datamodule=datamodule(path)
+    )
+    expected = [0.01 * (s + 1) / 4 for s in range(4)] + [
+        0.01 * (12 - s) / (12 - 4) for s in range(4, 12)
+    ]
+    assert record.lrs == pytest.approx(expected)
+
+
+def test_linear_schedule_needs_more_steps_than_warmup(tokenized):
+    path, vocab = tokenized
+    module = make_module("final_state", vocab, scheduler="linear", warmup_steps=50)
+    with pytest.raises(ConfigError, match="max_steps > warmup_steps"):
+        trainer(max_steps=10).fit(module, datamodule=datamodule(path))

@@ -1,8 +1,8 @@
 """Build a variant's Seq2Seq from its config (`variants.<id>` in params.yaml).
 
 Sizes that follow from other sizes are filled in here, not in the config: the vocabulary (from
-the trained tokenizer), the encoder's state size D = hidden x directions (the context module's
-input), the attention query size (the decoder's hidden size), and the context module's output
+the trained tokenizer), the encoder's state size D = hidden_size x directions (the context module's
+input), the attention query size (decoder_hidden_size), and the context module's output
 and summary sizes (the decoder's inputs). Only `context` differs between variants; it is built
 from its `_target_` with those sizes added.
 """
@@ -23,6 +23,7 @@ ARCH_KEYS = (
     "cell",
     "emb_size",
     "hidden_size",
+    "decoder_hidden_size",
     "bidirectional",
     "encoder_layers",
     "decoder_layers",
@@ -53,14 +54,14 @@ def build_seq2seq(
     )
     derived = {
         "encoder_size": encoder.out_size,
-        "query_size": arch.hidden_size,
+        "query_size": arch.decoder_hidden_size,
         "max_src_len": max_src_len,
     }
     context = build(arch.context, f"{key}.context", derived)
     decoder = Decoder(
         tgt_vocab,
         arch.emb_size,
-        arch.hidden_size,
+        arch.decoder_hidden_size,
         arch.cell,
         arch.decoder_layers,
         context.size,

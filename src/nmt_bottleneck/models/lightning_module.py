@@ -20,7 +20,7 @@ from nmt_bottleneck.errors import ConfigError, NmtBottleneckError
 from nmt_bottleneck.models.seq2seq import Seq2Seq
 
 OPTIMIZERS = ("adam", "adadelta")
-SCHEDULERS = ("none", "plateau")
+SCHEDULERS = ("none", "plateau", "linear")
 
 
 class TrainingDivergedError(NmtBottleneckError):
@@ -29,8 +29,9 @@ class TrainingDivergedError(NmtBottleneckError):
 
 class Seq2SeqModule(L.LightningModule):
     """Args: model, optimizer "adam" | "adadelta" (the paper's; lr 1.0, rho 0.95, eps 1e-6),
-    lr, weight_decay, scheduler "none" | "plateau" (halve lr when val/loss stalls),
-    label_smoothing (training loss only), pad_id."""
+    lr, weight_decay, scheduler "none" | "plateau" (halve lr when val/loss stalls) | "linear"
+    (lr rises linearly over warmup_steps, then falls linearly to 0 at the trainer's max_steps),
+    warmup_steps, label_smoothing (training loss only), pad_id."""
 
     def __init__(
         self,
@@ -38,7 +39,8 @@ class Seq2SeqModule(L.LightningModule):
         optimizer: Literal["adam", "adadelta"],
         lr: float,
         weight_decay: float,
-        scheduler: Literal["none", "plateau"],
+        scheduler: Literal["none", "plateau", "linear"],
+        warmup_steps: int,
         label_smoothing: float,
         pad_id: int,
     ) -> None:
@@ -47,14 +49,15 @@ class Seq2SeqModule(L.LightningModule):
             raise ConfigError(f"optimizer = {optimizer!r}; valid options: {', '.join(OPTIMIZERS)}.")
         if scheduler not in SCHEDULERS:
             raise ConfigError(f"scheduler = {scheduler!r}; valid options: {', '.join(SCHEDULERS)}.")
-        if lr <= 0 or weight_decay < 0 or not 0 <= label_smoothing < 1:
+        if lr <= 0 or weight_decay < 0 or not 0 <= label_smoothing < 1 or warmup_steps < 0:
             raise ConfigError(
-                f"need lr > 0, weight_decay >= 0, 0 <= label_smoothing < 1; got "
-                f"{lr}, {weight_decay}, {label_smoothing}."
+                f"need lr > 0, weight_decay >= 0, 0 <= label_smoothing < 1, warmup_steps >= 0; "
+                f"got {lr}, {weight_decay}, {label_smoothing}, {warmup_steps}."
             )
         self.model = model
         self.optimizer_name, self.lr, self.weight_decay = optimizer, lr, weight_decay
-        self.scheduler_name, self.label_smoothing, self.pad_id = scheduler, label_smoothing, pad_id
+        self.scheduler_name, self.warmup_steps = scheduler, warmup_steps
+        self.label_smoothing, self.pad_id = label_smoothing, pad_id
         self.val_sums = [0.0, 0]  # summed per-token loss and tokens, this validation epoch
 
     def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
@@ -119,8 +122,27 @@ class Seq2SeqModule(L.LightningModule):
             )
         if self.scheduler_name == "none":
             return opt
+        if self.scheduler_name == "linear":
+            return {"optimizer": opt, "lr_scheduler": self.linear(opt)}
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
         return {
             "optimizer": opt,
             "lr_scheduler": {"scheduler": plateau, "monitor": "val/loss", "interval": "epoch"},
         }
+
+    def linear(self, opt: torch.optim.Optimizer) -> dict:
+        """Warm-up then linear decay, stepped every optimizer step: factor(step) of lr."""
+        total = self.trainer.max_steps
+        if total is None or total <= self.warmup_steps:
+            raise ConfigError(
+                f"scheduler 'linear' needs train.max_steps > warmup_steps; got max_steps "
+                f"{total} and warmup_steps {self.warmup_steps}."
+            )
+        warmup = max(self.warmup_steps, 1)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (total - step) / (total - warmup))
+
+        return {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, factor), "interval": "step"}
