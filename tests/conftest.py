@@ -116,7 +116,7 @@ SMALL = {
 def make_repo(path: Path, conf_changes: dict) -> Path:
     """A fresh git + DVC repository holding the project's pipeline, conf and code."""
     path.mkdir()
-    for name in ("dvc.yaml", ".gitignore", "conf", "pipelines", "src"):
+    for name in ("dvc.yaml", ".gitignore", "conf", "pipelines", "src", "reports/templates"):
         if (ROOT / name).is_dir():
             shutil.copytree(
                 ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")

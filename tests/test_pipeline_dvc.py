@@ -51,6 +51,7 @@ def test_repro_then_nothing_then_only_what_changed(repo):
         tokenized["test"].column_names
     )
 
+    check_evaluation_and_report(repo)
     lock = (repo / "dvc.lock").read_text()
     second = dvc(repo, "repro")
     assert "Running stage" not in second.stdout
@@ -83,7 +84,7 @@ def test_one_variants_change_reruns_only_that_variant(repo):
     ran = sorted(
         line.split("'")[1] for line in exp.stdout.splitlines() if line.startswith("Running stage")
     )
-    assert ran == ["train@attention"]
+    assert ran == ["compare", "evaluate@attention", "report", "train@attention"]
     config = yaml.safe_load((repo / "models/attention/config.yaml").read_text())
     assert config["arch"]["hidden_size"] == 48
     assert (
@@ -95,31 +96,32 @@ def test_one_variants_change_reruns_only_that_variant(repo):
 def test_local_corpus_from_the_corpora_folder(repo, corpora):
     """`data=hansard_enfr` reads `corpora/hansard_enfr` like a user's set-up; here a real
     2,000-pair slice of the Hansard files stands in for the 934k-pair corpus."""
-    target = repo / "corpora" / "hansard_enfr"
-    target.mkdir(parents=True)
     written = {}
-    for split in ("train", "valid_unseen", "test_unseen"):
+    stems = ("hansard_enfr/train", "hansard_enfr/valid_unseen", "hansard_enfr/test_unseen")
+    for stem in (*stems, "wmt14_newstest_enfr/test"):
+        (repo / "corpora" / stem).parent.mkdir(parents=True, exist_ok=True)
         for lang in ("en", "fr"):
-            with gzip.open(corpora / "hansard_enfr" / f"{split}.{lang}.gz", "rt") as f:
-                written[split, lang] = [next(f) for _ in range(2000 if split == "train" else 300)]
-            with gzip.open(target / f"{split}.{lang}.gz", "wt") as f:
-                f.writelines(written[split, lang])
+            with gzip.open(corpora / f"{stem}.{lang}.gz", "rt") as f:
+                written[stem, lang] = [next(f) for _ in range(2000 if "train" in stem else 300)]
+            with gzip.open(repo / "corpora" / f"{stem}.{lang}.gz", "wt") as f:
+                f.writelines(written[stem, lang])
     exp = dvc(
         repo, "exp", "run", "-S", "data=hansard_enfr", "-S", "tokenizer.vocab_size=1000", "tokenize"
     )
     assert "Running stage 'download'" in exp.stdout
     manifest = read_json(repo / "reports/data/manifest.json")
     assert manifest["data"] == "hansard_enfr" and manifest["src_lang"] == "en"
-    for split, stem in (("train", "train"), ("test", "test_unseen")):
+    splits = ("train", "hansard_enfr/train"), ("test", "hansard_enfr/test_unseen")
+    for split, stem in (*splits, ("newstest2014", "wmt14_newstest_enfr/test")):
         pairs = zip(written[stem, "en"], written[stem, "fr"], strict=True)
         assert manifest["splits"][split]["pairs"] == sum(
             bool(s.strip()) and bool(t.strip()) for s, t in pairs
         )
     stats = read_json(repo / "reports/data/tokenize_stats.json")
     assert stats["splits"]["test"]["pairs_in"] == manifest["splits"]["test"]["pairs"]
-    (target / "test_unseen.fr.gz").unlink()  # the corpus dir is a dependency: DVC sees this
+    (repo / "corpora/wmt14_newstest_enfr/test.fr.gz").unlink()  # corpora/ is a dependency
     status = dvc(repo, "status").stdout
-    assert "changed deps" in status and "corpora/hansard_enfr" in status
+    assert "changed deps" in status and "corpora" in status
 
 
 def test_a_killed_run_restarts_cleanly(repo):
@@ -159,3 +161,125 @@ def test_a_killed_run_restarts_cleanly(repo):
     tokenized = datasets.load_from_disk(str(repo / "data/tokenized"))
     stats = read_json(repo / "reports/data/tokenize_stats.json")
     assert tokenized["train"].num_rows == stats["splits"]["train"]["pairs"]
+
+
+def sacrebleu_cli(hyps: list[str], refs: list[str], where: Path) -> float:
+    """BLEU from the sacrebleu command line on files written here."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "hyp.txt").write_text("".join(f"{h}\n" for h in hyps), encoding="utf-8")
+    (where / "ref.txt").write_text("".join(f"{r}\n" for r in refs), encoding="utf-8")
+    cli = Path(sys.executable).parent / "sacrebleu"
+    out = subprocess.run(
+        [str(cli), str(where / "ref.txt"), "-i", str(where / "hyp.txt"), "-b", "-w", "4"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip())
+
+
+def check_evaluation_and_report(repo: Path) -> None:
+    """What evaluate, compare and report wrote after a `dvc repro`, checked independently:
+    BLEU recomputed by the sacrebleu command line over the written hypotheses, overall and for
+    one length bucket; the CSV, figures and report; DVC metrics and plots."""
+    corpus = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
+    srcs, refs = list(corpus["src"]), list(corpus["tgt"])
+    for v in VARIANTS:
+        hyps = (repo / f"evaluations/{v}/test.hyp").read_text(encoding="utf-8").split("\n")[:-1]
+        assert len(hyps) == len(refs)
+        metrics = read_json(repo / f"reports/eval/{v}.json")["test"]
+        assert metrics["bleu"] == sacrebleu_cli(hyps, refs, repo.parent / v)
+        bucket = read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test"]["buckets"][
+            1
+        ]
+        chosen = [
+            i
+            for i, s in enumerate(srcs)
+            if bucket["lo"] <= len(s.split())
+            and (bucket["hi"] is None or len(s.split()) <= bucket["hi"])
+        ]
+        assert bucket["n"] == len(chosen)
+        bucket_bleu = sacrebleu_cli(
+            [hyps[i] for i in chosen], [refs[i] for i in chosen], repo.parent / f"{v}b"
+        )
+        assert bucket["bleu"] == bucket_bleu
+    rows = (repo / "reports/bleu_by_length.csv").read_text().splitlines()
+    assert rows[0] == "test_set,variant,bucket_lo,bucket_hi,n,bleu,ci_lo,ci_hi"
+    buckets = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
+        "buckets"
+    ]
+    assert len(rows) == 1 + len(VARIANTS) * len(buckets)
+    for row in rows[1:]:
+        *_, bleu, ci_lo, ci_hi = row.split(",")
+        assert float(ci_lo) <= float(bleu) <= float(ci_hi)
+    assert rows[-1].split(",")[3] == ""  # the last bucket is open
+    for name in ("bleu_vs_length.png", "bleu_vs_length.svg", "bleu_vs_length_test.png"):
+        assert (repo / "reports/figures" / name).stat().st_size > 0
+    assert list((repo / "reports/figures").glob("attention_attention_test_*.png"))
+    report = (repo / "reports/report.md").read_text()
+    assert "## Overall" in report and "figures/bleu_vs_length_test.png" in report
+    assert all(f"| {v} | test |" in report for v in VARIANTS)
+    significance = read_json(repo / "reports/significance.json")["test_sets"]["test"]
+    assert set(significance) == {"concat_states", "attention"}
+    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
+    assert "reports/eval/attention.json" in json.dumps(shown)
+    plots = dvc(repo, "plots", "show", "--json", "reports/bleu_by_length.csv").stdout
+    assert "attention" in plots and "ci_hi" in plots
+
+
+def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(repo, tmp_path):
+    """A truncated hypotheses file names both line counts; a missing variant's evaluation makes
+    the report name the stage to run (and still draw the others)."""
+    dvc(repo, "repro")
+    broken = tmp_path / "evaluations"
+    sh(repo, "cp", "-r", str(repo / "evaluations"), str(broken))
+    hyp = broken / "attention/test.hyp"
+    lines = hyp.read_text().split("\n")[:-1]
+    hyp.write_text("".join(f"{h}\n" for h in lines[:-3]))
+    args = ["--params", "params.yaml", "--corpus", "data/corpus", "--evaluations", str(broken)]
+    result = sh(
+        repo,
+        sys.executable,
+        "-m",
+        "pipelines.compare",
+        *args,
+        "--out",
+        str(tmp_path / "s.json"),
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"{len(lines) - 3} lines" in result.stderr and f"{len(lines)}" in result.stderr
+    assert not (tmp_path / "s.json").exists()
+
+    evals = tmp_path / "eval"
+    sh(repo, "cp", "-r", str(repo / "reports/eval"), str(evals))
+    (evals / "concat_states.details.json").unlink()
+    out = tmp_path / "report"
+    result = sh(
+        repo,
+        sys.executable,
+        "-m",
+        "pipelines.report",
+        "--params",
+        "params.yaml",
+        "--train",
+        "reports/train",
+        "--eval",
+        str(evals),
+        "--evaluations",
+        "evaluations",
+        "--significance",
+        "reports/significance.json",
+        "--data-stats",
+        "reports/data/tokenize_stats.json",
+        "--csv",
+        str(out / "b.csv"),
+        "--figures",
+        str(out / "figures"),
+        "--out",
+        str(out / "report.md"),
+    )
+    report = (out / "report.md").read_text()
+    assert "`concat_states`: not evaluated. Run `dvc repro evaluate@concat_states`." in report
+    assert ",concat_states," not in (out / "b.csv").read_text()
+    assert (out / "figures/bleu_vs_length.png").is_file()

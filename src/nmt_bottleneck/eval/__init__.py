@@ -1,0 +1,1 @@
+"""Evaluation: source-length buckets and sacrebleu scoring (BLEU, chrF, bootstrap CIs, tests)."""

@@ -1,0 +1,236 @@
+"""Corpus BLEU and chrF with sacrebleu, bootstrap confidence intervals, BLEU by source length,
+and sacrebleu's paired bootstrap test.
+
+BLEU is sacrebleu corpus BLEU with its defaults (13a tokenizer, mixed case, exp smoothing) on
+detokenized hypotheses against raw references, one reference per sentence; chrF is sacrebleu's
+chrF2. Both are stored with their signatures. An empty hypothesis is scored as empty (it adds
+reference length and no matches), never dropped.
+
+Bootstrap (Koehn 2004, "Statistical Significance Tests for Machine Translation Evaluation"):
+corpus BLEU is a function of summed per-sentence sufficient statistics (hypothesis length,
+closest reference length, matched and total n-grams for n = 1..4), so the statistics are
+extracted once with sacrebleu (`BLEU._extract_corpus_statistics`, the same call sacrebleu's own
+bootstrap in `sacrebleu.significance` makes) and each resample only sums rows with numpy and
+scores the sum with `BLEU._compute_score_from_stats`. Summing all rows reproduces
+`BLEU.corpus_score` exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import numpy as np
+from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.significance import PairedTest
+
+from nmt_bottleneck.data.length import word_count
+from nmt_bottleneck.errors import ConfigError, DataError
+from nmt_bottleneck.eval.buckets import Bucket, assign
+
+log = logging.getLogger(__name__)
+
+_SCORER = BLEU()  # scores summed statistics; holds only settings (sacrebleu defaults)
+
+
+class Scores(NamedTuple):
+    bleu: float
+    chrf: float
+    bleu_signature: str
+    chrf_signature: str
+    n: int  # sentences scored
+    empty_hyps: int  # hypotheses that are empty (or only whitespace), scored as empty
+
+
+class BucketScore(NamedTuple):
+    bucket: Bucket
+    n: int  # sentences in the bucket
+    bleu: float  # corpus BLEU over the bucket's sentences; NaN if the bucket is empty
+    ci_lo: float
+    ci_hi: float
+
+
+class PairedResult(NamedTuple):
+    baseline_bleu: float
+    system_bleu: float
+    p_value: float  # sacrebleu --paired-bs p-value; see paired_bootstrap
+
+
+def check_aligned(hyps: Sequence[str], refs: Sequence[str], hyp_name: str, ref_name: str) -> None:
+    """Raise DataError unless the two line lists have the same length (line i of one belongs to
+    line i of the other)."""
+    if len(hyps) != len(refs):
+        raise DataError(
+            f"{hyp_name} has {len(hyps)} lines but {ref_name} has {len(refs)}: they must be "
+            f"line-aligned, one line per sentence; regenerate {hyp_name} from the same source "
+            f"file as {ref_name} (a missing or extra newline is a common cause)"
+        )
+
+
+def _check_inputs(hyps: Sequence[str], refs: Sequence[str]) -> None:
+    check_aligned(hyps, refs, "hypotheses", "references")
+    if len(hyps) == 0:
+        raise DataError("no sentences to score (0 hypotheses, 0 references): pass a non-empty set")
+
+
+def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> Scores:
+    """Corpus BLEU and chrF (sacrebleu defaults) with their signatures."""
+    _check_inputs(hyps, refs)
+    bleu, chrf = BLEU(), CHRF()
+    bleu_score = bleu.corpus_score(list(hyps), [list(refs)])
+    chrf_score = chrf.corpus_score(list(hyps), [list(refs)])
+    empty = sum(1 for h in hyps if not h.strip())
+    if empty:
+        log.warning("%d of %d hypotheses are empty; they are scored as empty", empty, len(hyps))
+    return Scores(
+        bleu=bleu_score.score,
+        chrf=chrf_score.score,
+        bleu_signature=str(bleu.get_signature()),
+        chrf_signature=str(chrf.get_signature()),
+        n=len(hyps),
+        empty_hyps=empty,
+    )
+
+
+def sentence_stats(hyps: Sequence[str], refs: Sequence[str]) -> np.ndarray:
+    """BLEU sufficient statistics per sentence, int64 [N, 2 + 2 * 4]: hypothesis length,
+    reference length, matched n-grams (n = 1..4), total hypothesis n-grams (n = 1..4)."""
+    _check_inputs(hyps, refs)
+    stats = BLEU()._extract_corpus_statistics(list(hyps), [list(refs)])
+    return np.asarray(stats, dtype=np.int64)
+
+
+def bleu_from_stats(summed: np.ndarray) -> float:
+    """Corpus BLEU (sacrebleu defaults) from statistics summed over sentences, shape [10]."""
+    return _SCORER._compute_score_from_stats(summed.tolist()).score
+
+
+def resampled_bleu(stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Corpus BLEU of weighted copies of the corpus: `counts` [K, N] says how often each of the N
+    sentences (rows of `stats` [N, 10]) is taken in each of K resamples; returns BLEU [K]. A row
+    of ones is the corpus itself and gives exactly its corpus BLEU."""
+    sums = counts.astype(np.int64) @ stats  # [K, 10] summed statistics
+    return np.array([bleu_from_stats(row) for row in sums])
+
+
+def resample_counts(n: int, n_samples: int, seed: int) -> np.ndarray:
+    """Bootstrap draws of n sentences with replacement, as counts [n_samples, n]: how often each
+    sentence is drawn in each resample (numpy generator seeded with `seed`)."""
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_samples, n))
+    offsets = np.arange(n_samples)[:, None] * n  # one bincount range per resample
+    flat = np.bincount((draws + offsets).ravel(), minlength=n_samples * n)
+    return flat.reshape(n_samples, n)
+
+
+def _check_bootstrap_args(n_samples: int, level: float) -> None:
+    if n_samples < 1:
+        raise ConfigError(f"n_samples = {n_samples}: the bootstrap needs >= 1 resample, e.g. 1000")
+    if not 0 < level < 1:
+        raise ConfigError(f"level = {level}: the confidence level must be in (0, 1), e.g. 0.95")
+
+
+def _ci_from_stats(
+    stats: np.ndarray, n_samples: int, seed: int, level: float
+) -> tuple[float, float]:
+    scores = resampled_bleu(stats, resample_counts(len(stats), n_samples, seed))
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(scores, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def bootstrap_ci(
+    hyps: Sequence[str],
+    refs: Sequence[str],
+    n_samples: int = 1000,
+    seed: int = 12345,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval (lo, hi) of corpus BLEU: resample sentences with
+    replacement `n_samples` times (numpy generator seeded with `seed`), take the (1 - level) / 2
+    and (1 + level) / 2 percentiles of the resampled BLEU."""
+    _check_bootstrap_args(n_samples, level)
+    return _ci_from_stats(sentence_stats(hyps, refs), n_samples, seed, level)
+
+
+def bucket_scores(
+    hyps: Sequence[str],
+    refs: Sequence[str],
+    srcs: Sequence[str],
+    buckets: Sequence[Bucket],
+    n_samples: int = 1000,
+    seed: int = 12345,
+    level: float = 0.95,
+) -> list[BucketScore]:
+    """Corpus BLEU and its bootstrap CI over each bucket's sentences, the bucket chosen by the
+    raw source's `word_count`. An empty bucket gets n = 0 and NaN scores."""
+    check_aligned(srcs, refs, "sources", "references")
+    _check_bootstrap_args(n_samples, level)
+    stats = sentence_stats(hyps, refs)
+    index = np.array(assign([word_count(s) for s in srcs], buckets))
+    out = []
+    for i, bucket in enumerate(buckets):
+        rows = stats[index == i]
+        if len(rows) == 0:
+            log.warning("length bucket %s has no sentences: BLEU is NaN", bucket.label)
+            out.append(BucketScore(bucket, 0, math.nan, math.nan, math.nan))
+            continue
+        lo, hi = _ci_from_stats(rows, n_samples, seed, level)
+        out.append(BucketScore(bucket, len(rows), bleu_from_stats(rows.sum(0)), lo, hi))
+    return out
+
+
+@contextmanager
+def _sacrebleu_seed(seed: int) -> Iterator[None]:
+    """sacrebleu reads its resampling seed from SACREBLEU_SEED (its documented interface)."""
+    old = os.environ.get("SACREBLEU_SEED")
+    os.environ["SACREBLEU_SEED"] = str(seed)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SACREBLEU_SEED"]
+        else:
+            os.environ["SACREBLEU_SEED"] = old
+
+
+def paired_bootstrap(
+    baseline_hyps: Sequence[str],
+    system_hyps: Sequence[str],
+    refs: Sequence[str],
+    n_samples: int = 1000,
+    seed: int = 12345,
+) -> PairedResult:
+    """sacrebleu's paired bootstrap test (`sacrebleu --paired-bs`, Koehn 2004 as in Moses'
+    bootstrap-hypothesis-difference-significance.pl) of system against baseline BLEU.
+
+    The p-value is two-sided: the statistic is |BLEU(system) - BLEU(baseline)|; the same
+    `n_samples` sentence resamples are scored for both systems, and the resampled absolute
+    differences, shifted to mean zero, stand in for its distribution under the null hypothesis
+    "the systems are equally good". p = (1 + #{shifted resampled difference > observed}) /
+    (1 + n_samples), so its floor is 1 / (n_samples + 1); p < 0.05 says a difference this large
+    is unlikely by chance. It does not say which system is better: compare the two BLEUs.
+
+    When both systems have identical per-sentence statistics, sacrebleu's statistic is
+    degenerate (every resampled difference is 0 and it reports the floor, 1 / (n_samples + 1));
+    here no resample can tell the systems apart, so p = 1.0 is returned instead.
+    """
+    check_aligned(baseline_hyps, system_hyps, "baseline hypotheses", "system hypotheses")
+    _check_inputs(system_hyps, refs)
+    if n_samples < 1 or seed < 1:
+        raise ConfigError(
+            f"n_samples = {n_samples}, seed = {seed}: both must be >= 1 (sacrebleu treats seed 0 "
+            "as 'unseeded'), e.g. n_samples=1000, seed=12345"
+        )
+    if np.array_equal(sentence_stats(baseline_hyps, refs), sentence_stats(system_hyps, refs)):
+        bleu = BLEU().corpus_score(list(system_hyps), [list(refs)]).score
+        return PairedResult(bleu, bleu, 1.0)
+    named = [("baseline", list(baseline_hyps)), ("system", list(system_hyps))]
+    with _sacrebleu_seed(seed):
+        test = PairedTest(named, {"BLEU": BLEU()}, [list(refs)], "bs", n_samples=n_samples)
+    _, results = test()
+    baseline, system = results["BLEU"]
+    return PairedResult(baseline.score, system.score, system.p_value)

@@ -1,0 +1,1 @@
+"""Figures and the markdown report: drawing only, no scoring."""

@@ -1,0 +1,208 @@
+"""reports/report.md: what was run, the overall table, the figure, the per-bucket numbers with
+their intervals and paired tests, the heatmaps, the cost side, and a reading in plain words.
+Every number comes from the stages' JSON files; nothing is scored here."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Inputs(NamedTuple):
+    """What the report stage gathered. Per variant: train facts and evaluate details (None
+    when the stage has not run); per test set: the paired tests against the baseline."""
+
+    data: dict  # params `data`
+    profile: str
+    commit: str
+    tokenize: dict  # reports/data/tokenize_stats.json
+    facts: dict[str, dict | None]
+    details: dict[str, dict | None]
+    significance: dict | None
+    figures: dict[str, str]  # test set -> figure path relative to the report
+    heatmaps: list[tuple[str, str]]  # (caption, path)
+    growth: str | None  # concat_states growth figure
+    growth_rows: list[tuple[int, int]]  # (L, parameters)
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def missing(inputs: Inputs) -> list[str]:
+    """What has not run yet, and the command that runs it."""
+    out = []
+    for v, f in inputs.facts.items():
+        if f is None:
+            out.append(f"- `{v}`: not trained. Run `dvc repro train@{v}`.")
+        elif inputs.details.get(v) is None:
+            out.append(f"- `{v}`: not evaluated. Run `dvc repro evaluate@{v}`.")
+    return out
+
+
+def what_was_run(inputs: Inputs) -> str:
+    some = next((f for f in inputs.facts.values() if f), {})
+    decode = next((d["decode"] for d in inputs.details.values() if d), {})
+    train = inputs.tokenize.get("splits", {}).get("train", {})
+    arch = some.get("arch", {})
+    signature = next(
+        (
+            t["bleu_signature"]
+            for d in inputs.details.values()
+            if d
+            for t in d["test_sets"].values()
+        ),
+        "-",
+    )
+    return "\n".join(
+        [
+            f"- Data: `{inputs.data.get('name')}`, training pairs of {inputs.data.get('min_len')}"
+            f"-{inputs.data.get('max_len')} words: {train.get('pairs', '-')} pairs; test sets "
+            f"{', '.join(f'`{t}`' for t in inputs.data.get('test_sets', []))}.",
+            f"- Profile `{inputs.profile}`: embeddings {arch.get('emb_size')}, encoder "
+            f"{arch.get('cell')} {arch.get('hidden_size')} per direction (bidirectional "
+            f"{arch.get('bidirectional')}), decoder {arch.get('decoder_hidden_size')}, output "
+            f"{arch.get('output_size')} (maxout {arch.get('maxout')}); the variants differ only "
+            "in their context module.",
+            f"- Decoding: {decode.get('search')} search, beam {decode.get('beam_size')}, length "
+            f"penalty {decode.get('length_penalty')}, max length ratio "
+            f"{decode.get('max_len_ratio')}.",
+            f"- Code: commit `{inputs.commit}`. BLEU: sacrebleu `{signature}`.",
+        ]
+    )
+
+
+def overall(inputs: Inputs) -> str:
+    rows = []
+    for v, d in inputs.details.items():
+        f = inputs.facts.get(v) or {}
+        for name, t in (d or {}).get("test_sets", {}).items():
+            rows.append(
+                [
+                    v,
+                    name,
+                    fmt(t["bleu"]),
+                    fmt(t["chrf"]),
+                    f"{f.get('parameters', {}).get('total', 0) / 1e6:.1f} M",
+                    str(f.get("steps", "-")),
+                    fmt(f.get("best_val_loss"), 3),
+                    f"{f.get('wall_time_s', 0) / 60:.1f} min",
+                    fmt(t.get("sentences_per_s"), 1),
+                ]
+            )
+    header = ["variant", "test set", "BLEU", "chrF", "params", "steps", "best val loss"]
+    return table([*header, "train time", "decode sent/s"], rows)
+
+
+def buckets(inputs: Inputs, name: str) -> str:
+    """BLEU [95% CI] per bucket and variant; p-values of the paired test vs the baseline."""
+    variants = [v for v, d in inputs.details.items() if d and name in d["test_sets"]]
+    if not variants:
+        return ""
+    first = inputs.details[variants[0]]["test_sets"][name]["buckets"]
+    sig = (inputs.significance or {}).get("test_sets", {}).get(name, {})
+    rows = []
+    for k, b in enumerate(first):
+        row = [b["label"], str(b["n"])]
+        for v in variants:
+            x = inputs.details[v]["test_sets"][name]["buckets"][k]
+            row.append(f"{x['bleu']:.2f} [{x['ci_lo']:.2f}, {x['ci_hi']:.2f}]")
+        row += [fmt(sig[v][k + 1]["p_value"], 4) if v in sig else "-" for v in sig]
+        rows.append(row)
+    header = ["source words", "n"] + [f"{v} BLEU [95% CI]" for v in variants]
+    return table(header + [f"p {v} vs baseline" for v in sig], rows)
+
+
+def cost(inputs: Inputs) -> str:
+    rows = []
+    for v, f in inputs.facts.items():
+        if f:
+            p, mem = f["parameters"], f.get("peak_memory_mb", {})
+            gpu = fmt(mem["gpu_allocated"] / 1024, 2) if "gpu_allocated" in mem else "-"
+            rss = fmt(mem.get("cpu_rss", 0) / 1024, 2)
+            rows.append([v, f"{p['total']:,}", f"{p['context']:,}", rss, gpu])
+    text = table(
+        ["variant", "parameters", "context module", "peak RSS (GB)", "peak GPU (GB)"], rows
+    )
+    if inputs.growth_rows:
+        growth = table(
+            ["L (tokens)", "concat_states context params"],
+            [[str(n), f"{p:,}"] for n, p in inputs.growth_rows],
+        )
+        text += f"\n\nconcat_states grows linearly with L:\n\n{growth}"
+        if inputs.growth:
+            text += f"\n\n![concat_states parameters against L]({inputs.growth})"
+    return text
+
+
+def curve(inputs: Inputs, variant: str, name: str) -> list[dict] | None:
+    d = inputs.details.get(variant)
+    return d["test_sets"][name]["buckets"] if d and name in d["test_sets"] else None
+
+
+def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
+    """The result in plain words: how each curve moves with length, and whether attention's
+    long buckets are separated from final_state's beyond their intervals."""
+    base, attn = curve(inputs, "final_state", name), curve(inputs, "attention", name)
+    if not base or not attn:
+        return "Not enough variants evaluated to compare final_state with attention."
+    lines = []
+    for v in inputs.details:
+        c = curve(inputs, v, name)
+        if c:
+            peak = max(c, key=lambda b: b["bleu"])
+            lines.append(
+                f"- `{v}`: best {peak['bleu']:.1f} BLEU at {peak['label']} words, "
+                f"{c[-1]['bleu']:.1f} at {c[-1]['label']} "
+                f"({(c[-1]['bleu'] / peak['bleu'] - 1) * 100 if peak['bleu'] else 0:+.0f}%)."
+            )
+    long = [k for k, b in enumerate(base) if b["lo"] > long_from]
+    above = [k for k in long if attn[k]["ci_lo"] > base[k]["ci_hi"]]
+    falls = base[-1]["bleu"] < 0.7 * max(b["bleu"] for b in base)
+    holds = attn[-1]["bleu"] >= 0.8 * max(b["bleu"] for b in attn)
+    lines.append(
+        f"- Beyond {long_from} words, attention's 95% interval lies wholly above final_state's "
+        f"in {len(above)} of {len(long)} buckets."
+    )
+    if falls and holds and long and len(above) == len(long):
+        verdict = "The paper's shape appears: final_state falls with length, attention holds."
+    elif long and above:
+        verdict = (
+            "The paper's shape appears in part: attention is ahead on long sentences beyond "
+            "the intervals, but "
+            + (
+                "final_state does not fall steeply"
+                if not falls
+                else "attention also falls with length"
+            )
+            + "."
+        )
+    else:
+        verdict = "The paper's shape does not appear here: the long buckets are not separated."
+    return "\n".join([*lines, "", verdict])
+
+
+def render(inputs: Inputs) -> str:
+    parts = ["# Why the encoder's final state is a bottleneck: BLEU against sentence length", ""]
+    todo = missing(inputs)
+    if todo:
+        parts += ["**Incomplete: some stages have not run.**", "", *todo, ""]
+    parts += ["## What was run", "", what_was_run(inputs), "", "## Overall", "", overall(inputs)]
+    for name, figure in inputs.figures.items():
+        parts += ["", f"## BLEU by source length: `{name}`", "", f"![BLEU vs length]({figure})"]
+        parts += ["", buckets(inputs, name), "", "Reading:", "", reading(inputs, name)]
+    parts += [
+        "",
+        "Buckets with fewer sentences than `eval.min_bucket` are merged into a neighbour. "
+        "Intervals: 95% percentile bootstrap over the bucket's sentences. p: sacrebleu's paired "
+        "bootstrap test against final_state (small p: the difference is unlikely to be noise).",
+    ]
+    if inputs.heatmaps:
+        parts += ["", "## Attention (Figure 3 style)", ""]
+        parts += [f"![{caption}]({path})" for caption, path in inputs.heatmaps]
+    parts += ["", "## Cost", "", cost(inputs), ""]
+    return "\n".join(parts)

@@ -1,0 +1,274 @@
+"""Search (DESIGN.md, "Tests"): greedy and beam search stop at EOS, respect each sentence's
+max length, give the same results batched as one by one, beam size 1 is greedy, the returned
+scores are the model's teacher-forced log-probabilities, finished sentences leave the batch,
+and the attention weights have one row per decoder step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.models.search import Hypotheses, beam_search, greedy, max_lengths
+from nmt_bottleneck.models.seq2seq import Seq2Seq
+from tests.models.test_invariants import CELLS, VARIANTS, V, make_model
+
+KINDS = ["greedy", "beam"]
+LENS = (7, 3, 5, 1, 6, 9, 2, 4)  # source lengths, EOS included
+RATIO, EXTRA = 1.5, 2
+MAX_LENS = [12, 6, 9, 3, 11, 15, 5, 8]  # floor(1.5 * len) + 2
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The models are tiny: more threads only add overhead (and contention on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def model_for(variant: str, cell: str = "gru", bias: dict[int, float] | None = None) -> Seq2Seq:
+    """A seeded random model in eval mode, its weights scaled up so that its outputs depend on
+    the source and change from step to step (at initialization they hardly do); `bias` adds to
+    the output bias of some tokens."""
+    torch.manual_seed(0)
+    model = make_model(variant, cell).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p *= 3.0
+        for token, value in (bias or {}).items():
+            model.decoder.out.bias[token] += value
+    return model
+
+
+def sources(seed: int = 0, lens: tuple[int, ...] = LENS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random sources of the given lengths, each ending in EOS as the pipeline makes them."""
+    g = torch.Generator().manual_seed(seed)
+    src = torch.full((len(lens), max(lens)), PAD_ID)
+    for b, n in enumerate(lens):
+        src[b, : n - 1] = torch.randint(4, V, (n - 1,), generator=g)
+        src[b, n - 1] = EOS_ID
+    return src, torch.tensor(lens)
+
+
+def search(
+    kind: str,
+    model: Seq2Seq,
+    src: torch.Tensor,
+    src_lens: torch.Tensor,
+    beam_size: int = 3,
+    alpha: float = 0.0,
+    ratio: float = RATIO,
+    extra: int = EXTRA,
+) -> Hypotheses:
+    if kind == "greedy":
+        return greedy(model, src, src_lens, ratio, extra)
+    return beam_search(model, src, src_lens, beam_size, alpha, ratio, extra)
+
+
+def count_steps(model: Seq2Seq, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the batch size (rows) of every decoder step."""
+    rows, step = [], model.decoder.step
+
+    def counted(y_prev, state, memory, context):
+        rows.append(y_prev.shape[0])
+        return step(y_prev, state, memory, context)
+
+    monkeypatch.setattr(model.decoder, "step", counted)
+    return rows
+
+
+def teacher_forced_scores(model: Seq2Seq, src, src_lens, out: Hypotheses) -> list[float]:
+    """log p(tokens (+ EOS if ended) | source), each sentence alone, by model(src, tgt_in)."""
+    scores = []
+    for b, (tokens, ended) in enumerate(zip(out.tokens, out.ended, strict=True)):
+        n = int(src_lens[b])
+        tgt = [*tokens, EOS_ID] if ended else tokens
+        with torch.no_grad():
+            tgt_in = torch.tensor([[BOS_ID, *tgt[:-1]]])
+            logits = model(src[b : b + 1, :n], src_lens[b : b + 1], tgt_in).logits[0]  # [T, V]
+        logp = F.log_softmax(logits, dim=-1)
+        scores.append(logp.gather(1, torch.tensor(tgt)[:, None]).sum().item())
+    return scores
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_eos_ends_the_search_after_one_step(variant, cell, kind, monkeypatch):
+    model = model_for(variant, cell, {EOS_ID: 50.0})
+    rows = count_steps(model, monkeypatch)
+    src, src_lens = sources()
+    out = search(kind, model, src, src_lens)
+    assert out.tokens == [[]] * len(LENS) and out.ended == [True] * len(LENS)
+    assert all(-1e-3 < s <= 0 for s in out.scores)
+    assert len(rows) == 1  # no step after every sentence has ended
+    if variant == "attention":
+        assert [tuple(a.shape) for a in out.attention] == [(1, n) for n in LENS]  # the EOS step
+    else:
+        assert out.attention is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_output_never_holds_pad_bos_or_eos(variant, kind):
+    model = model_for(variant, bias={PAD_ID: 50.0, BOS_ID: 50.0, EOS_ID: 1.0})
+    out = search(kind, model, *sources(1))
+    assert any(out.tokens)
+    assert all(t not in (PAD_ID, BOS_ID, EOS_ID) for tokens in out.tokens for t in tokens)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_sentence_stops_at_its_own_max_length(variant, cell, kind, monkeypatch):
+    model = model_for(variant, cell, {EOS_ID: -50.0})
+    rows = count_steps(model, monkeypatch)
+    src, src_lens = sources()
+    out = search(kind, model, src, src_lens, beam_size=3)
+    assert max_lengths(src_lens, RATIO, EXTRA).tolist() == MAX_LENS
+    assert [len(t) for t in out.tokens] == MAX_LENS
+    assert out.ended == [False] * len(LENS)
+    expected = teacher_forced_scores(model, src, src_lens, out)  # truncated: no EOS term
+    assert out.scores == pytest.approx(expected, abs=1e-4)
+    steps = range(1, max(MAX_LENS) + 1)
+    if kind == "greedy":  # the whole batch at every step, and not one step more
+        assert rows == [len(LENS)] * max(MAX_LENS)
+    else:  # a sentence leaves the batch (its K rows) after its last step
+        assert rows == [3 * sum(m >= t for m in MAX_LENS) for t in steps]
+    if variant == "attention":
+        assert [tuple(a.shape) for a in out.attention] == list(zip(MAX_LENS, LENS, strict=True))
+
+
+def test_max_length_rule():
+    lens = torch.tensor([1, 2, 10, 33])
+    assert max_lengths(lens, 1.5, 0).tolist() == [1, 3, 15, 49]
+    assert max_lengths(lens, 0.2, 0).tolist() == [1, 1, 2, 6]  # at least one step
+    assert max_lengths(lens, 1.0, 10).tolist() == [11, 12, 20, 43]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_equals_one_by_one(variant, cell, kind):
+    model = model_for(variant, cell, {EOS_ID: 1.0})  # sentences end at different steps
+    src, src_lens = sources(2)
+    batched = search(kind, model, src, src_lens, beam_size=4, ratio=1.0, extra=3)
+    assert len({len(t) for t in batched.tokens}) > 1
+    for b, n in enumerate(LENS):
+        alone = search(kind, model, src[b : b + 1, :n], src_lens[b : b + 1], 4, 0.0, 1.0, 3)
+        assert alone.tokens[0] == batched.tokens[b]
+        assert alone.ended[0] == batched.ended[b]
+        assert alone.scores[0] == pytest.approx(batched.scores[b], abs=1e-4)
+        if variant == "attention":
+            torch.testing.assert_close(alone.attention[0], batched.attention[b])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.8])
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_beam_size_one_is_greedy(variant, cell, alpha):
+    model = model_for(variant, cell, {EOS_ID: 1.0})
+    src, src_lens = sources(3)
+    expected = greedy(model, src, src_lens, 1.0, 3)
+    got = beam_search(model, src, src_lens, 1, alpha, 1.0, 3)
+    assert got.tokens == expected.tokens and got.ended == expected.ended
+    assert got.scores == pytest.approx(expected.scores, abs=1e-5)
+    if variant == "attention":
+        for a, b in zip(got.attention, expected.attention, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize(
+    "kind, alpha", [("greedy", 0.0), ("beam", 0.0), ("beam", 1.0)], ids=["greedy", "beam", "norm"]
+)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_scores_are_teacher_forced_log_probs(variant, cell, kind, alpha):
+    model = model_for(variant, cell, {EOS_ID: 3.0})
+    src, src_lens = sources(4)
+    out = search(kind, model, src, src_lens, beam_size=4, alpha=alpha)
+    assert any(out.ended) or alpha > 0  # truncated ones are also checked with the max length
+    expected = teacher_forced_scores(model, src, src_lens, out)
+    assert out.scores == pytest.approx(expected, abs=1e-4)
+
+
+def best_of_all(model: Seq2Seq, src: torch.Tensor, n: int, alpha: float):
+    """Enumerate every hypothesis of at most 2 steps for the source src[:n], score each by
+    teacher forcing, and return the best-ranked as (tokens, ended, score)."""
+    firsts = [t for t in range(V) if t not in (PAD_ID, BOS_ID, EOS_ID)]
+    tgt_in = torch.tensor([[BOS_ID, a] for a in firsts])  # [F, 2]
+    src_f, lens_f = src[None, :n].expand(len(firsts), -1), torch.full((len(firsts),), n)
+    with torch.no_grad():
+        logp = F.log_softmax(model(src_f, lens_f, tgt_in).logits, dim=-1).tolist()  # [F, 2, V]
+    first = logp[0][0]
+    hyps = [([], True, first[EOS_ID])]
+    for i, a in enumerate(firsts):
+        hyps.append(([a], True, first[a] + logp[i][1][EOS_ID]))
+        hyps += [([a, b], False, first[a] + logp[i][1][b]) for b in firsts]
+    return max(hyps, key=lambda h: h[2] / (len(h[0]) + h[1]) ** alpha)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_beam_wider_than_all_prefixes_is_exact_search(variant, alpha):
+    """Max length 2 and K = V - 2 (every allowed first token): beam search must return the
+    best of all hypotheses, so its beams must be distinct and none may be lost."""
+    eos_bias = {"final_state": 8.0, "concat_states": 4.0, "attention": 2.0}[variant]
+    model = model_for(variant, bias={EOS_ID: eos_bias})  # different kinds of winner
+    src, src_lens = sources(6)
+    out = beam_search(model, src, src_lens, V - 2, alpha, 0.01, 2)  # 2 steps for every source
+    for b, n in enumerate(LENS):
+        tokens, ended, score = best_of_all(model, src[b], n, alpha)
+        assert (out.tokens[b], out.ended[b]) == (tokens, ended)
+        assert out.scores[b] == pytest.approx(score, abs=1e-4)
+    assert len({(len(t), e) for t, e in zip(out.tokens, out.ended, strict=True)}) > 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cell", CELLS)
+def test_attention_has_one_row_per_step_over_real_tokens(cell, kind):
+    model = model_for("attention", cell, {EOS_ID: 1.0})
+    src, src_lens = sources(5)
+    out = search(kind, model, src, src_lens, beam_size=4)
+    for tokens, ended, weights, n in zip(out.tokens, out.ended, out.attention, LENS, strict=True):
+        assert weights.shape == (len(tokens) + ended, n)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(len(tokens) + ended))
+        assert (weights >= 0).all()
+
+
+@pytest.mark.parametrize(
+    "settings, key",
+    [
+        ({"beam_size": 0}, "eval.beam_size"),
+        ({"beam_size": 2.0}, "eval.beam_size"),
+        ({"max_len_ratio": 0.0}, "eval.max_len_ratio"),
+        ({"max_len_ratio": -1.0}, "eval.max_len_ratio"),
+        ({"length_penalty": -0.5}, "eval.length_penalty"),
+        ({"max_len_extra": -1}, "eval.max_len_extra"),
+    ],
+)
+def test_bad_settings_name_their_key(settings, key):
+    model = model_for("final_state")
+    src, src_lens = sources()
+    args = {"beam_size": 2, "length_penalty": 0.0, "max_len_ratio": 1.0, "max_len_extra": 0}
+    with pytest.raises(ConfigError, match=key):
+        beam_search(model, src, src_lens, **{**args, **settings})
+    if "max_len" in key:
+        bad = {**args, **settings}
+        with pytest.raises(ConfigError, match=key):
+            greedy(model, src, src_lens, bad["max_len_ratio"], bad["max_len_extra"])
+
+
+def test_training_mode_is_refused_and_an_empty_batch_is_empty():
+    model = model_for("attention")
+    src, src_lens = sources()
+    with pytest.raises(ValueError, match=r"model\.eval\(\)"):
+        greedy(model.train(), src, src_lens, 1.0)
+    model.eval()
+    for kind in KINDS:
+        out = search(kind, model, src[:0], src_lens[:0])
+        assert out == Hypotheses([], [], [], [])
