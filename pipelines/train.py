@@ -118,6 +118,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--metrics", type=Path, required=True, help="facts JSON (DVC metric)")
     parser.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints")
     parser.add_argument("--logs", type=Path, default=Path("logs"))
+    parser.add_argument("--group", help="W&B group (default: <data.name>-<profile>)")
     return parser.parse_args(argv)
 
 
@@ -136,7 +137,7 @@ def build_trainer(params, args, config: dict, run_id: str) -> tuple[L.Trainer, M
     logger = make_logger(
         **OmegaConf.to_container(params.logger),
         run=args.variant,
-        group=f"{params.data.name}-{params.profile}",
+        group=args.group or f"{params.data.name}-{params.profile}",
         config=config,
         save_dir=args.logs,
         run_id=run_id,

@@ -1,0 +1,111 @@
+"""The Hydra multirun door: `python -m pipelines.sweep -m model=final_state,attention
+data.max_len=30,50` runs one job per combination. A job composes the same conf/ as the DVC
+pipeline (conf/sweep.yaml = config.yaml + the job's `model`), writes its composition as the
+job's params.yaml, and calls the DVC stages' own entries (tokenize, train, evaluate) on it: there
+is no second implementation. Tokenized data is made once per (data, tokenizer) setting under
+`sweep.cache` and shared by the jobs that need it. Each job logs to W&B in the sweep's group
+(`sweep-<the sweep's folder name>`), and the sweep ends with a summary table across jobs
+(`summary.csv` and `summary.md` in the sweep folder).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from nmt_bottleneck.errors import NmtBottleneckError
+from pipelines import evaluate, tokenize, train
+
+log = logging.getLogger("nmt_bottleneck")
+
+
+def job_params(cfg: DictConfig, variant: str, out: Path) -> Path:
+    """The job's params.yaml: the composition with `variants` = this job's one variant."""
+    params = OmegaConf.to_container(cfg, resolve=True)
+    params["variants"] = {variant: params.pop("model")}
+    params.pop("sweep")
+    path = out / "params.yaml"
+    OmegaConf.save(OmegaConf.create(params), path)
+    return path
+
+
+def tokenized(cfg: DictConfig, params: Path) -> Path:
+    """data/sweep/<hash of the data and tokenizer settings>: tokenized once, then reused."""
+    settings = (
+        OmegaConf.to_container(cfg.data, resolve=True),
+        OmegaConf.to_container(cfg.tokenizer, resolve=True),
+    )
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    where = Path(cfg.sweep.cache) / digest
+    if not (where / "stats.json").is_file():  # written last: its presence means complete
+        where.mkdir(parents=True, exist_ok=True)
+        tokenize.main(
+            ["--params", str(params), "--corpus", cfg.sweep.corpus]
+            + ["--tokenizer", str(where / "tokenizer"), "--out", str(where / "tokenized")]
+            + ["--stats", str(where / "stats.json"), "--histogram", str(where / "hist.csv")]
+        )
+    return where
+
+
+@hydra.main(config_path="../conf", config_name="sweep", version_base="1.3")
+def main(cfg: DictConfig) -> dict:
+    hc = HydraConfig.get()
+    variant, out = hc.runtime.choices["model"], Path(hc.runtime.output_dir)
+    params = job_params(cfg, variant, out)
+    data = tokenized(cfg, params)
+    group = f"sweep-{Path(hc.sweep.dir).name}" if hc.mode.name == "MULTIRUN" else None
+    train.main(
+        ["--variant", variant, "--params", str(params), "--data", str(data / "tokenized")]
+        + ["--tokenizer", str(data / "tokenizer"), "--out", str(out / "models" / variant)]
+        + ["--metrics", str(out / "train.json"), "--checkpoints", str(out / "checkpoints")]
+        + ["--logs", str(out / "logs")]
+        + (["--group", group] if group else [])
+    )
+    evaluate.main(
+        ["--variant", variant, "--params", str(params), "--corpus", cfg.sweep.corpus]
+        + ["--tokenizer", str(data / "tokenizer"), "--model", str(out / "models" / variant)]
+        + ["--out", str(out / "evaluations"), "--metrics", str(out / "eval.json")]
+        + ["--details", str(out / "eval.details.json")]
+    )
+    summarize(Path(hc.sweep.dir) if hc.mode.name == "MULTIRUN" else out.parent)
+    return json.loads((out / "eval.json").read_text())
+
+
+def summarize(sweep_dir: Path) -> None:
+    """summary.csv / summary.md: one row per finished job (overrides, BLEU per test set)."""
+    rows = []
+    for job in sorted(sweep_dir.glob("*/eval.json")):
+        overrides = OmegaConf.load(job.parent / ".hydra" / "overrides.yaml")
+        train_facts = json.loads((job.parent / "train.json").read_text())
+        row = {"job": job.parent.name, "overrides": " ".join(overrides)}
+        row |= {"steps": train_facts["steps"], "best_val_loss": train_facts["best_val_loss"]}
+        row |= {f"{t}_bleu": m["bleu"] for t, m in json.loads(job.read_text()).items()}
+        rows.append(row)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with open(sweep_dir / "summary.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    (sweep_dir / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def cli() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        main()
+    except NmtBottleneckError as e:
+        log.error("%s", e)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    cli()
