@@ -47,9 +47,11 @@ def tokenized(cfg: DictConfig, params: Path) -> Path:
     if not (where / "stats.json").is_file():  # written last: its presence means complete
         where.mkdir(parents=True, exist_ok=True)
         tokenize.main(
-            ["--params", str(params), "--corpus", cfg.sweep.corpus]
-            + ["--tokenizer", str(where / "tokenizer"), "--out", str(where / "tokenized")]
-            + ["--stats", str(where / "stats.json"), "--histogram", str(where / "hist.csv")]
+            [
+                *("--params", str(params), "--corpus", cfg.sweep.corpus),
+                *("--tokenizer", str(where / "tokenizer"), "--out", str(where / "tokenized")),
+                *("--stats", str(where / "stats.json"), "--histogram", str(where / "hist.csv")),
+            ]
         )
     return where
 
@@ -62,17 +64,21 @@ def main(cfg: DictConfig) -> dict:
     data = tokenized(cfg, params)
     group = f"sweep-{Path(hc.sweep.dir).name}" if hc.mode.name == "MULTIRUN" else None
     train.main(
-        ["--variant", variant, "--params", str(params), "--data", str(data / "tokenized")]
-        + ["--tokenizer", str(data / "tokenizer"), "--out", str(out / "models" / variant)]
-        + ["--metrics", str(out / "train.json"), "--checkpoints", str(out / "checkpoints")]
-        + ["--logs", str(out / "logs")]
-        + (["--group", group] if group else [])
+        [
+            *("--variant", variant, "--params", str(params), "--data", str(data / "tokenized")),
+            *("--tokenizer", str(data / "tokenizer"), "--out", str(out / "models" / variant)),
+            *("--metrics", str(out / "train.json"), "--checkpoints", str(out / "checkpoints")),
+            *("--logs", str(out / "logs")),
+            *(("--group", group) if group else ()),
+        ]
     )
     evaluate.main(
-        ["--variant", variant, "--params", str(params), "--corpus", cfg.sweep.corpus]
-        + ["--tokenizer", str(data / "tokenizer"), "--model", str(out / "models" / variant)]
-        + ["--out", str(out / "evaluations"), "--metrics", str(out / "eval.json")]
-        + ["--details", str(out / "eval.details.json")]
+        [
+            *("--variant", variant, "--params", str(params), "--corpus", cfg.sweep.corpus),
+            *("--tokenizer", str(data / "tokenizer"), "--model", str(out / "models" / variant)),
+            *("--out", str(out / "evaluations"), "--metrics", str(out / "eval.json")),
+            *("--details", str(out / "eval.details.json")),
+        ]
     )
     summarize(Path(hc.sweep.dir) if hc.mode.name == "MULTIRUN" else out.parent)
     return json.loads((out / "eval.json").read_text())

@@ -1,7 +1,8 @@
 """Translate text with a trained variant: one sentence per line, from a file or stdin, to stdout.
 
     python -m pipelines.translate --model models/attention < sentences.en
-    echo "Thank you, Mr. Speaker." | python -m pipelines.translate --model models/final_state --search greedy
+    echo "Thank you, Mr. Speaker." | python -m pipelines.translate --model models/final_state \
+        --search greedy
 
 Decoding defaults come from `eval.decode` in params.yaml (what the evaluate stage uses); the
 options override them. The same `translate` function as the evaluate stage makes the output.
