@@ -283,3 +283,18 @@ def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(repo, tm
     assert "`concat_states`: not evaluated. Run `dvc repro evaluate@concat_states`." in report
     assert ",concat_states," not in (out / "b.csv").read_text()
     assert (out / "figures/bleu_vs_length.png").is_file()
+    # the translate command gives what the evaluate stage wrote for the same sentences
+    sources = datasets.load_from_disk(str(repo / "data/corpus"))["test"]["src"][:5]
+    (tmp_path / "in.txt").write_text("".join(f"{s}\n" for s in sources), encoding="utf-8")
+    translated = sh(
+        repo,
+        sys.executable,
+        "-m",
+        "pipelines.translate",
+        "--model",
+        "models/attention",
+        "--input",
+        str(tmp_path / "in.txt"),
+    ).stdout.split("\n")[:-1]
+    written = (repo / "evaluations/attention/test.hyp").read_text(encoding="utf-8").split("\n")
+    assert translated == written[:5]
