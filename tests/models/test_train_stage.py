@@ -21,7 +21,12 @@ def stage_args(tmp_path: Path, data: str, variant: str, *overrides: str) -> list
     output under tmp_path."""
     params = tmp_path / "params.yaml"
     composed = run_module(
-        "pipelines.compose_params", "experiment=smoke", *overrides, "--out", str(params)
+        "pipelines.compose_params",
+        "data=synthetic",
+        "experiment=smoke",
+        *overrides,
+        "--out",
+        str(params),
     )
     assert composed.returncode == 0, composed.stderr
     return [
