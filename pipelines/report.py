@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,12 +51,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for name, c in curves.items()
             if c
         }
-        if drawn:  # the main figure: the first test set
-            figures.bleu_vs_length(
-                curves[next(iter(drawn))],
-                f"{title}: test set `{next(iter(drawn))}`",
-                tmp / "bleu_vs_length",
-            )
+        for path in next(iter(drawn.values()), []):  # the main figure: the first test set's
+            shutil.copyfile(path, tmp / path.name.replace(f"_{next(iter(drawn))}.", "."))
         heatmaps = draw_heatmaps(args.evaluations, tmp)
         growth_rows, growth = concat_growth(facts.get("concat_states"), tmp)
     inputs = Inputs(
