@@ -4,6 +4,8 @@ one-call teacher-forced path equal to step-by-step decoding, and overfitting a t
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
@@ -111,6 +113,31 @@ def test_attention_weights_sum_to_one_and_are_zero_on_pads(cell):
     pads = torch.arange(9)[None, None] >= src_lens[:, None, None]
     assert (weights[pads.expand_as(weights)] == 0).all()
     assert (weights[~pads.expand_as(weights)] > 0).all()
+
+
+def test_attention_is_bahdanaus_formula_in_value_and_gradient():
+    """e_ij = v^T tanh(W s + b + U h_j), a = softmax over real tokens, c = sum_j a_ij h_j,
+    written out here with the module's own parameters (the module computes it another way)."""
+    torch.manual_seed(0)
+    attn = BahdanauAttention(encoder_size=6, query_size=5, attention_size=4)
+    states = torch.randn(3, 7, 6, requires_grad=True)
+    mask = torch.arange(7)[None] < torch.tensor([7, 4, 1])[:, None]
+    query = torch.randn(3, 5, requires_grad=True)
+    enc = SimpleNamespace(states=states, mask=mask, final=states[:, 0])
+    context, weights = attn(attn.prepare(enc), query)
+
+    W, b = attn.query_proj.weight, attn.query_proj.bias
+    U, v = attn.key_proj.weight, attn.energy.weight  # v: [1, A]
+    e = (torch.tanh((query @ W.T + b)[:, None, :] + states @ U.T) @ v.T)[..., 0]  # [B, S]
+    expected_w = torch.softmax(e.masked_fill(~mask, float("-inf")), dim=-1)
+    expected_c = (expected_w[..., None] * states).sum(1)
+    torch.testing.assert_close(weights, expected_w)
+    torch.testing.assert_close(context, expected_c)
+    params = [states, query, W, b, U, v]
+    got = torch.autograd.grad((context**2).sum() + (weights * 3).sum(), params)
+    want = torch.autograd.grad((expected_c**2).sum() + (expected_w * 3).sum(), params)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

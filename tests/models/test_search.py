@@ -11,7 +11,13 @@ from torch.nn import functional as F
 
 from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.models.search import Hypotheses, beam_search, greedy, max_lengths
+from nmt_bottleneck.models.search import (
+    COMPACT_AT,
+    Hypotheses,
+    beam_search,
+    greedy,
+    max_lengths,
+)
 from nmt_bottleneck.models.seq2seq import Seq2Seq
 from tests.models.test_invariants import CELLS, VARIANTS, V, make_model
 
@@ -135,10 +141,11 @@ def test_each_sentence_stops_at_its_own_max_length(variant, cell, kind, monkeypa
     expected = teacher_forced_scores(model, src, src_lens, out)  # truncated: no EOS term
     assert out.scores == pytest.approx(expected, abs=1e-4)
     steps = range(1, max(MAX_LENS) + 1)
-    if kind == "greedy":  # the whole batch at every step, and not one step more
-        assert rows == [len(LENS)] * max(MAX_LENS)
-    else:  # a sentence leaves the batch (its K rows) after its last step
-        assert rows == [3 * sum(m >= t for m in MAX_LENS) for t in steps]
+    # a sentence leaves the batch (its K rows) after its last step: with this few sentences,
+    # one stopped sentence is already 1/COMPACT_AT of greedy's batch
+    width = 1 if kind == "greedy" else 3
+    assert len(LENS) <= COMPACT_AT
+    assert rows == [width * sum(m >= t for m in MAX_LENS) for t in steps]
     if variant == "attention":
         assert [tuple(a.shape) for a in out.attention] == list(zip(MAX_LENS, LENS, strict=True))
 
@@ -162,6 +169,32 @@ def test_batch_equals_one_by_one(variant, cell, kind):
         alone = search(kind, model, src[b : b + 1, :n], src_lens[b : b + 1], 4, 0.0, 1.0, 3)
         assert alone.tokens[0] == batched.tokens[b]
         assert alone.ended[0] == batched.ended[b]
+        assert alone.scores[0] == pytest.approx(batched.scores[b], abs=1e-4)
+        if variant == "attention":
+            torch.testing.assert_close(alone.attention[0], batched.attention[b])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_greedy_keeps_stopped_sentences_until_they_are_worth_dropping(variant, monkeypatch):
+    """40 sentences: one stopping sentence is under 1/COMPACT_AT of the batch, so it stays (fed
+    PAD) for some steps and the batch shrinks in groups; every output is still its own."""
+    model = model_for(variant, bias={EOS_ID: 1.0})
+    lens = tuple(
+        int(n) for n in torch.randint(1, 10, (40,), generator=torch.Generator().manual_seed(5))
+    )
+    src, src_lens = sources(4, lens)
+    rows = count_steps(model, monkeypatch)
+    batched = greedy(model, src, src_lens, 1.0, 3)
+    alive = [
+        sum(len(t) + e >= s for t, e in zip(batched.tokens, batched.ended, strict=True))
+        for s in range(1, len(rows) + 1)
+    ]  # sentences still stepping at each step
+    assert any(r > a for r, a in zip(rows, alive, strict=True))  # stopped ones stayed a while
+    assert len(set(rows)) < len(set(alive))  # the batch shrank in groups, not one by one
+    assert all(r >= a for r, a in zip(rows, alive, strict=True))  # and no live one left
+    for b, n in enumerate(lens):
+        alone = greedy(model, src[b : b + 1, :n], src_lens[b : b + 1], 1.0, 3)
+        assert (alone.tokens[0], alone.ended[0]) == (batched.tokens[b], batched.ended[b])
         assert alone.scores[0] == pytest.approx(batched.scores[b], abs=1e-4)
         if variant == "attention":
             torch.testing.assert_close(alone.attention[0], batched.attention[b])

@@ -36,9 +36,10 @@ hypothesis is returned. With K = 1 this is greedy search, step for step, for any
 last step the EOS hypothesis and the truncated one have the same length). With K at least the
 number of possible prefixes, it is exact search (tested against enumeration).
 
-Host syncs: greedy has one per step (whether every sentence has finished); beam search has a
-few small ones per step (which hypotheses finished and which sentences are done are decided on
-the host).
+Greedy drops stopped sentences from its batch too, in groups (once they are 1/8 of it) so the
+copy is amortized. Host syncs: greedy has one per step (how many sentences have stopped); beam
+search has a few small ones per step (which hypotheses finished and which sentences are done
+are decided on the host).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from nmt_bottleneck.models.seq2seq import Seq2Seq
 
 BANNED = [PAD_ID, BOS_ID]  # never emitted
 DEFAULT_MAX_LEN_EXTRA = 10
+COMPACT_AT = 8  # greedy drops stopped sentences once they are 1/8 of its batch
 
 
 class Hypotheses(NamedTuple):
@@ -153,36 +155,53 @@ def greedy(
     max_len_extra: int = DEFAULT_MAX_LEN_EXTRA,
 ) -> Hypotheses:
     """The most likely token at every step. src [B, S] (PAD after each sentence), src_lens [B].
-    Sentence b stops at EOS or after max_len_b steps (module docstring); the loop stops as soon
-    as every sentence has stopped: checking that is the one host sync per step."""
+    Sentence b stops at EOS or after max_len_b steps (module docstring). Stopped sentences
+    leave the batch (state and Memory rows) once they are at least 1/COMPACT_AT of it, so a
+    long or never-ending sentence does not keep the whole batch stepping; until then they feed
+    PAD and their outputs are ignored. One host sync per step: counting the stopped rows."""
     check_search_args(1, 0.0, max_len_ratio, max_len_extra)
     check_eval(model)
-    if src.shape[0] == 0:
+    batch = src.shape[0]
+    if batch == 0:
         return empty(model)
-    src_lens = src_lens.to(src.device)
+    device = src.device
+    src_lens = src_lens.to(device)
     max_len = max_lengths(src_lens, max_len_ratio, max_len_extra)  # [B]
+    limit = int(max_len.max())
     memory = model.encode(src, src_lens)
     state = model.decoder.init_state(memory)
-    y = torch.full((src.shape[0],), BOS_ID, dtype=torch.long, device=src.device)  # [B]
-    score = torch.zeros(src.shape[0], device=src.device)  # [B]
-    steps = torch.zeros_like(max_len)  # [B] steps taken, the EOS step included
-    done = torch.zeros_like(src_lens, dtype=torch.bool)  # [B]
-    ended = torch.zeros_like(done)
-    tokens, weights = [], []
-    for _ in range(int(max_len.max())):
+    tokens = torch.full((batch, limit), PAD_ID, dtype=torch.long, device=device)  # [B, T]
+    weights = (
+        None
+        if model.context.static
+        else memory.mask.new_zeros((batch, limit, src.shape[1]), dtype=torch.float)
+    )  # [B, T, S]
+    score, steps = torch.zeros(batch, device=device), torch.zeros_like(max_len)  # [B]
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)  # [B]
+    rows = torch.arange(batch, device=device)  # [N] the present rows' places in the input batch
+    y = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)  # [N]
+    done = torch.zeros_like(ended)  # [N] stopped but still present
+    for t in range(limit):
         logp, state, a = log_probs(model, y, state, memory)
-        best, y = logp.max(dim=-1)  # [B], [B]
-        score += best.masked_fill(done, 0.0)
-        steps += (~done).long()
-        y = y.masked_fill(done, PAD_ID)  # finished sentences feed PAD (zero embedding)
-        ended |= y == EOS_ID
-        done |= ended | (steps >= max_len)
-        tokens.append(y)
-        weights.append(a)
-        if done.all():
+        best, y = logp.max(dim=-1)  # [N], [N]
+        live = ~done
+        y = y.masked_fill(done, PAD_ID)  # stopped rows feed PAD (zero embedding)
+        score.index_add_(0, rows, best.masked_fill(done, 0.0))
+        steps.index_add_(0, rows, live.long())
+        tokens[rows, t] = y
+        if weights is not None:
+            weights[rows, t, : a.shape[1]] = a
+        hit = y == EOS_ID
+        ended.index_copy_(0, rows, ended[rows] | hit)
+        done = done | hit | (steps[rows] >= max_len[rows])
+        stopped = int(done.sum())  # the step's one host sync
+        if stopped == len(rows):
             break
-    attention = None if weights[0] is None else torch.stack(weights, dim=1)  # [B, T, S]
-    return greedy_output(torch.stack(tokens, dim=1), score, steps, ended, attention, src_lens)
+        if stopped * COMPACT_AT >= len(rows):
+            keep = (~done).nonzero().squeeze(1)  # [N']
+            rows, y, done = rows[keep], y[keep], done[keep]
+            state, memory = select_state(state, keep), select_memory(memory, keep)
+    return greedy_output(tokens, score, steps, ended, weights, src_lens)
 
 
 def greedy_output(
