@@ -1,9 +1,20 @@
-"""Training throughput of the three variants at the experiment profiles' sizes: target tokens
-per second over timed optimizer steps (after warm-up), on real tokenized data, side by side in
-one process. Prints a table; `--json FILE` also writes it.
+"""Training throughput of the three variants: target tokens per second over timed optimizer
+steps (after warm-up), on real tokenized data, side by side in one process. Prints a table;
+`--json FILE` also writes it.
+
+Configs (`--profiles`):
+  reference  the performance issue's reference configuration: the `cpu` profile's model (emb
+             256, bi-GRU 256 per direction, GRU decoder 512, 512-wide maxout output, dropout
+             0.2, Adam, clipping 1.0) with batches of 64 sentences, length-bucketed
+  cpu, paper the experiment profiles as `dvc repro` trains them (token-budget batches)
+
+Besides tokens/s it reports where the time could go: the matmul FLOPs of one training step
+(forward + backward, counted by torch's FlopCounterMode on a real batch, per target token),
+the GFLOP/s that gives, and that as a share of this machine's matmul peak, measured in the same
+run on a [3000, 512] x [512, 8000] product (the output layer's shape).
 
     python benchmarks/train_throughput.py --data data/tokenized --tokenizer data/tokenizer \\
-        --profiles cpu paper --steps 10
+        --profiles reference cpu --steps 10
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -21,6 +33,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -52,10 +65,53 @@ def profile_params(profile: str) -> dict:
         return yaml.safe_load(out.read_text())
 
 
+REFERENCE_SENTENCES = 64  # the reference configuration's batch size
+
+
 def batches(rows: Rows, max_tokens: int, count: int) -> list:
+    """The training sampler's token-budget batches (as `dvc repro` trains)."""
     sampler = TokenBudgetSampler(rows.lengths(), max_tokens, shuffle=True, seed=0)
     chosen = list(sampler)[:count]
     return [collate([rows[i] for i in b], PAD_ID, BOS_ID, EOS_ID) for b in chosen]
+
+
+def sentence_batches(rows: Rows, size: int, count: int) -> list:
+    """Batches of `size` sentences: random pools of 100 batches, each sorted by length and cut
+    in order (the usual length bucketing), then shuffled."""
+    rng = random.Random(0)
+    order, lengths = list(range(len(rows))), rows.lengths()
+    rng.shuffle(order)
+    chosen: list[list[int]] = []
+    for start in range(0, len(order), 100 * size):
+        pool = sorted(order[start : start + 100 * size], key=lengths.__getitem__)
+        chosen += [pool[i : i + size] for i in range(0, len(pool) - size + 1, size)]
+    rng.shuffle(chosen)
+    return [collate([rows[i] for i in b], PAD_ID, BOS_ID, EOS_ID) for b in chosen[:count]]
+
+
+def matmul_peak(repeats: int = 10, trials: int = 3) -> float:
+    """GFLOP/s of a [3000, 512] x [512, 8000] fp32 matmul (the output layer's shape), the best
+    of a few trials."""
+    a, b = torch.randn(3000, 512), torch.randn(512, 8000)
+    for _ in range(2):
+        a @ b
+    best = 0.0
+    for _ in range(trials):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * 3000 * 512 * 8000 * repeats / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def step_flops(module: Seq2SeqModule, batch) -> float:
+    """Matmul FLOPs of one forward + backward on `batch`, as torch counts them."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss, _ = module.loss(batch, module.label_smoothing)
+        loss.backward()
+    module.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
 
 
 def measure(module: Seq2SeqModule, data: list, warmup: int) -> dict:
@@ -75,6 +131,7 @@ def measure(module: Seq2SeqModule, data: list, warmup: int) -> dict:
     seconds = time.perf_counter() - started
     padded = sum(b.tgt_out.numel() for b in data[warmup:])
     return {
+        "tokens": tokens,
         "tokens_per_s": tokens / seconds,
         "steps": len(data) - warmup,
         "seconds": seconds,
@@ -89,7 +146,7 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=Path("data/tokenized"))
     parser.add_argument("--tokenizer", type=Path, default=Path("data/tokenizer"))
-    parser.add_argument("--profiles", nargs="+", default=["cpu", "paper"])
+    parser.add_argument("--profiles", nargs="+", default=["reference", "cpu"])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", type=Path)
@@ -97,28 +154,42 @@ def main() -> None:
     torch.manual_seed(0)
     import datasets
 
-    rows = Rows(datasets.load_from_disk(str(args.data))["train"].select(range(20_000)))
+    train = datasets.load_from_disk(str(args.data))["train"]
+    longest = Rows(train).longest_source()  # concat_states' L, as the train stage sets it
+    rows = Rows(train.select(range(20_000)))
     tok = load_tokenizers(args.tokenizer)
+    peak = matmul_peak()
     results = []
     for profile in args.profiles:
-        params = profile_params(profile)
-        data = batches(rows, params["train"]["max_tokens"], args.warmup + args.steps)
+        params = profile_params("cpu" if profile == "reference" else profile)
+        count = args.warmup + args.steps
+        if profile == "reference":
+            data = sentence_batches(rows, REFERENCE_SENTENCES, count)
+        else:
+            data = batches(rows, params["train"]["max_tokens"], count)
         for name, spec in params["variants"].items():
             model = build_seq2seq(
                 spec["arch"],
                 tok.src.get_piece_size(),
                 tok.tgt.get_piece_size(),
                 name,
-                rows.longest_source(),
+                longest,
             )
             optim = {**spec["optim"], "scheduler": "none"}  # the lr schedule costs nothing
             module = Seq2SeqModule(model, **optim, pad_id=PAD_ID)
+            module.train()
+            flops = sum(step_flops(module, b) for b in data[args.warmup :])
             result = measure(module, data, args.warmup)
+            gflops = flops / result["seconds"] / 1e9
             results.append(
                 {
                     "profile": profile,
                     "variant": name,
                     **result,
+                    "mflop_per_token": flops / result["tokens"] / 1e6,
+                    "gflop_per_s": gflops,
+                    "matmul_peak_gflop_per_s": peak,
+                    "share_of_peak": gflops / peak,
                     "parameters": module.parameter_counts()["total"],
                     "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                 }
@@ -131,13 +202,14 @@ def main() -> None:
 def print_table(results: list[dict]) -> None:
     print(
         f"\nTraining throughput; {os.cpu_count()} cores, {platform.machine()}, torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads\n"
+        f"{torch.__version__}, {torch.get_num_threads()} threads; matmul peak "
+        f"{results[0]['matmul_peak_gflop_per_s']:.0f} GFLOP/s\n"
     )
     print(
-        "| profile | variant | target tokens/s | vs final_state | steps | sentences/batch | "
-        "padding | parameters | peak RSS so far |"
+        "| config | variant | target tokens/s | vs final_state | steps | sentences/batch | "
+        "padding | MFLOP/token | GFLOP/s | of peak | parameters | peak RSS so far |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         base = next(
             x for x in results if x["profile"] == r["profile"] and x["variant"] == "final_state"
@@ -145,7 +217,9 @@ def print_table(results: list[dict]) -> None:
         print(
             f"| {r['profile']} | {r['variant']} | {r['tokens_per_s']:,.0f} | "
             f"{r['tokens_per_s'] / base:.2f}x | {r['steps']} | {r['sentences_per_batch']:.0f} | "
-            f"{r['padding']:.1%} | {r['parameters'] / 1e6:.1f} M | {r['peak_rss_gb']:.1f} GB |"
+            f"{r['padding']:.1%} | {r['mflop_per_token']:.1f} | {r['gflop_per_s']:.0f} | "
+            f"{r['share_of_peak']:.0%} | {r['parameters'] / 1e6:.1f} M | "
+            f"{r['peak_rss_gb']:.1f} GB |"
         )
 
 
