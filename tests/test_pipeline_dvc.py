@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,21 +16,42 @@ import time
 from pathlib import Path
 
 import datasets
+import pytest
 import yaml
 
-from tests.conftest import dvc, edit_conf, sh
+from tests.conftest import SMALL, dvc, edit_conf, make_repo, sh
 
 VARIANTS = ("final_state", "concat_states", "attention")
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> tuple[Path, str]:
+    """One `dvc repro` of the small config, committed to git, and what it printed. The tests
+    that start from a reproduced pipeline each get their own copy (`reproduced_copy`), so none
+    sees another's changes and the full repro runs once for all of them."""
+    repo = make_repo(tmp_path_factory.mktemp("reproduced") / "project", SMALL)
+    first = dvc(repo, "repro")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "first run")
+    return repo, first.stdout
+
+
+@pytest.fixture
+def reproduced_copy(reproduced, tmp_path) -> Path:
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced[0], copy, symlinks=True)
+    return copy
 
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_repro_then_nothing_then_only_what_changed(repo):
-    first = dvc(repo, "repro")
-    assert "Running stage 'download'" in first.stdout
-    assert "Running stage 'tokenize'" in first.stdout
+def test_repro_then_nothing_then_only_what_changed(reproduced, reproduced_copy):
+    repo, first = reproduced_copy, reproduced[1]
+    assert "Running stage 'download'" in first
+    assert "Running stage 'tokenize'" in first
+    assert all(f"Running stage 'train@{v}'" in first for v in VARIANTS)
 
     manifest = read_json(repo / "reports/data/manifest.json")
     assert {k: v["pairs"] for k, v in manifest["splits"].items()} == {
@@ -62,8 +84,7 @@ def test_repro_then_nothing_then_only_what_changed(repo):
     assert "reports/data/tokenize_stats.json" in json.dumps(metrics)
 
     assert all((repo / f"models/{v}/model.pt").is_file() for v in VARIANTS)
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "first run")
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""  # all of it committed
     exp = dvc(repo, "exp", "run", "-S", "data.max_len=30")
     assert "Stage 'download' didn't change, skipping" in exp.stdout
     assert "Running stage 'tokenize'" in exp.stdout
@@ -76,10 +97,8 @@ def test_repro_then_nothing_then_only_what_changed(repo):
     )
 
 
-def test_one_variants_change_reruns_only_that_variant(repo):
-    dvc(repo, "repro")
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "first run")
+def test_one_variants_change_reruns_only_that_variant(reproduced_copy):
+    repo = reproduced_copy
     exp = dvc(repo, "exp", "run", "-S", "variants.attention.arch.hidden_size=48")
     ran = sorted(
         line.split("'")[1] for line in exp.stdout.splitlines() if line.startswith("Running stage")
@@ -227,10 +246,10 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert "attention" in plots and "ci_hi" in plots
 
 
-def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(repo, tmp_path):
+def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduced_copy, tmp_path):
     """A truncated hypotheses file names both line counts; a missing variant's evaluation makes
     the report name the stage to run (and still draw the others)."""
-    dvc(repo, "repro")
+    repo = reproduced_copy
     broken = tmp_path / "evaluations"
     sh(repo, "cp", "-r", str(repo / "evaluations"), str(broken))
     hyp = broken / "attention/test.hyp"
