@@ -8,10 +8,13 @@ Configs (`--profiles`):
              0.2, Adam, clipping 1.0) with batches of 64 sentences, length-bucketed
   cpu, paper the experiment profiles as `dvc repro` trains them (token-budget batches)
 
-Besides tokens/s it reports where the time could go: the matmul FLOPs of one training step
-(forward + backward, counted by torch's FlopCounterMode on a real batch, per target token),
-the GFLOP/s that gives, and that as a share of this machine's matmul peak, measured in the same
-run on a [3000, 512] x [512, 8000] product (the output layer's shape).
+Besides tokens/s it reports where the time could go: the matmul FLOPs of the timed training
+steps (forward + backward, counted by torch's FlopCounterMode on the same real batches, padding
+positions included) per real target token, the GFLOP/s that gives, and that as a share of a
+matmul peak measured in the same run: the best GFLOP/s of a [3000, 512] x [512, 8000] product
+(the output layer's shape). FlopCounterMode sees the matmuls torch dispatches: on CPU the GRU's
+are (it is decomposed), but fused RNN kernels (cuDNN on a GPU, oneDNN's LSTM) are not counted,
+so there the column is a lower bound.
 
     python benchmarks/train_throughput.py --data data/tokenized --tokenizer data/tokenizer \\
         --profiles reference cpu --steps 10

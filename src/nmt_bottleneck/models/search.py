@@ -158,7 +158,8 @@ def greedy(
     Sentence b stops at EOS or after max_len_b steps (module docstring). Stopped sentences
     leave the batch (state and Memory rows) once they are at least 1/COMPACT_AT of it, so a
     long or never-ending sentence does not keep the whole batch stepping; until then they feed
-    PAD and their outputs are ignored. One host sync per step: counting the stopped rows."""
+    PAD and their outputs are ignored. One host sync per step: counting the stopped rows (the
+    compaction itself needs none)."""
     check_search_args(1, 0.0, max_len_ratio, max_len_extra)
     check_eval(model)
     batch = src.shape[0]
@@ -198,10 +199,11 @@ def greedy(
         if stopped == len(rows):
             break
         if stopped * COMPACT_AT >= len(rows):
-            keep = (~done).nonzero().squeeze(1)  # [N']
+            keep = done.to(torch.int8).argsort(stable=True)[: len(rows) - stopped]  # [N'] no sync
             rows, y, done = rows[keep], y[keep], done[keep]
             state, memory = select_state(state, keep), select_memory(memory, keep)
-    return greedy_output(tokens, score, steps, ended, weights, src_lens)
+    weights = None if weights is None else weights[:, : t + 1]
+    return greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens)
 
 
 def greedy_output(
