@@ -112,6 +112,36 @@ def test_one_variants_change_reruns_only_that_variant(reproduced_copy):
     )
 
 
+@pytest.mark.slow
+def test_queued_experiments_run_and_exp_show_lists_their_params_and_bleu(reproduced_copy):
+    """`dvc exp run --queue` twice, then `--run-all`: both run (in DVC's own temporary
+    workspaces, from the cache) and `dvc exp show` lists each one's parameter and BLEU.
+    About 1.5 minutes on 2 cores: slow, so the default run stays well under 10 minutes."""
+    repo = reproduced_copy
+    for size in (40, 48):
+        queued = dvc(
+            repo, "exp", "run", "--queue", "-S", f"variants.attention.arch.hidden_size={size}"
+        )
+        assert "Queued experiment" in queued.stdout
+    dvc(repo, "exp", "run", "--run-all")
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    found = {}
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            for rev in exp["revs"]:
+                data = rev.get("data") or {}
+                params = data.get("params", {}).get("params.yaml", {}).get("data", {})
+                size = params.get("variants", {}).get("attention", {}).get("arch", {})
+                metrics = data.get("metrics", {}).get("reports/eval/attention.json", {})
+                if size.get("hidden_size") in (40, 48):
+                    found[size["hidden_size"]] = metrics.get("data", {})
+    assert sorted(found) == [40, 48]
+    for metrics in found.values():
+        assert "bleu" in json.dumps(metrics)
+    status = dvc(repo, "queue", "status").stdout
+    assert "Queued" not in status and "Failed" not in status
+
+
 def test_local_corpus_from_the_corpora_folder(repo, corpora):
     """`data=hansard_enfr` reads `corpora/hansard_enfr` like a user's set-up; here a real
     2,000-pair slice of the Hansard files stands in for the 934k-pair corpus."""
