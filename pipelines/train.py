@@ -180,6 +180,16 @@ def peak_memory_mb() -> dict[str, float]:
     return peak
 
 
+def epochs_trained(trainer: L.Trainer) -> float:
+    """Passes over the training data, fractional: optimizer steps x accumulation / batches per
+    epoch (this rank's). Not `trainer.current_epoch`, which counts an epoch that `max_steps`
+    cut short as complete (it reads 1 after a tenth of a Hansard epoch)."""
+    batches = trainer.num_training_batches
+    if not batches or batches == float("inf"):
+        return float(trainer.current_epoch)
+    return round(trainer.global_step * trainer.accumulate_grad_batches / batches, 4)
+
+
 def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> None:
     """models/<variant>/ (atomically) and the metrics JSON, from the best checkpoint."""
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
@@ -187,7 +197,7 @@ def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> N
     facts = {
         "variant": config["variant"],
         "steps": trainer.global_step,
-        "epochs": trainer.current_epoch,
+        "epochs": epochs_trained(trainer),
         "wall_time_s": round(wall_s, 1),
         "best_val_loss": round(float(checkpoint.best_model_score), 5),
         "best_step": int(best["global_step"]),

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
+from nmt_bottleneck.data.batching import TokenBudgetSampler
+from nmt_bottleneck.data.corpus import load_corpus
+from nmt_bottleneck.data.datamodule import Rows
 from nmt_bottleneck.models.build import build_seq2seq
 from tests.conftest import run_module
 from tests.wandb_log import summarize
@@ -55,12 +59,29 @@ def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
     return result, tmp_path / "models" / variant
 
 
+def batches_per_epoch(tmp_path: Path, data: str) -> int:
+    """Counted by iterating a training sampler set up as the composed params say."""
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    sampler = TokenBudgetSampler(
+        Rows(load_corpus(Path(data))["train"]).lengths(),
+        params["train"]["max_tokens"],
+        shuffle=True,
+        seed=params["seed"],
+        bucket_batches=params["train"]["bucket_batches"],
+    )
+    return sum(1 for _ in sampler)
+
+
 def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, tokenized):
-    result, out = train(tmp_path, tokenized, "attention")
+    # Small batches, so the 8 steps are part of an epoch (Lightning's current_epoch reads 1).
+    result, out = train(tmp_path, tokenized, "attention", "train.max_tokens=300")
     assert result.returncode == 0, result.stderr[-3000:]
     facts = json.loads((out / "facts.json").read_text())
     assert facts == json.loads((tmp_path / "attention.json").read_text())
     assert facts["steps"] == 8
+    per_epoch = batches_per_epoch(tmp_path, tokenized[0])
+    assert per_epoch > 8
+    assert facts["epochs"] == pytest.approx(8 / per_epoch, abs=1e-4)
 
     config = yaml.safe_load((out / "config.yaml").read_text())
     derived = config["derived"]
