@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import resource
 import subprocess
 import sys
@@ -71,25 +70,14 @@ def profile_params(profile: str) -> dict:
 REFERENCE_SENTENCES = 64  # the reference configuration's batch size
 
 
-def batches(rows: Rows, max_tokens: int, count: int) -> list:
-    """The training sampler's token-budget batches (as `dvc repro` trains)."""
-    sampler = TokenBudgetSampler(rows.lengths(), max_tokens, shuffle=True, seed=0)
+def batches(rows: Rows, max_tokens: int, count: int, max_sentences: int | None = None) -> list:
+    """The training sampler's length-bucketed batches (as `dvc repro` trains): within
+    `max_tokens` padded tokens, and at most `max_sentences` rows when given."""
+    sampler = TokenBudgetSampler(
+        rows.lengths(), max_tokens, shuffle=True, seed=0, max_sentences=max_sentences
+    )
     chosen = list(sampler)[:count]
     return [collate([rows[i] for i in b], PAD_ID, BOS_ID, EOS_ID) for b in chosen]
-
-
-def sentence_batches(rows: Rows, size: int, count: int) -> list:
-    """Batches of `size` sentences: random pools of 100 batches, each sorted by length and cut
-    in order (the usual length bucketing), then shuffled."""
-    rng = random.Random(0)
-    order, lengths = list(range(len(rows))), rows.lengths()
-    rng.shuffle(order)
-    chosen: list[list[int]] = []
-    for start in range(0, len(order), 100 * size):
-        pool = sorted(order[start : start + 100 * size], key=lengths.__getitem__)
-        chosen += [pool[i : i + size] for i in range(0, len(pool) - size + 1, size)]
-    rng.shuffle(chosen)
-    return [collate([rows[i] for i in b], PAD_ID, BOS_ID, EOS_ID) for b in chosen[:count]]
 
 
 def matmul_peak(repeats: int = 10, trials: int = 3) -> float:
@@ -167,7 +155,7 @@ def main() -> None:
         params = profile_params("cpu" if profile == "reference" else profile)
         count = args.warmup + args.steps
         if profile == "reference":
-            data = sentence_batches(rows, REFERENCE_SENTENCES, count)
+            data = batches(rows, 10**9, count, max_sentences=REFERENCE_SENTENCES)
         else:
             data = batches(rows, params["train"]["max_tokens"], count)
         for name, spec in params["variants"].items():

@@ -46,6 +46,7 @@ TRAIN_KEYS = (
     "warmup_steps",
     "num_workers",
     "bucket_batches",
+    "max_sentences",
 )
 
 
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         train.num_workers,
         params.seed,
         train.bucket_batches,
+        train.get("max_sentences"),
     )
     datamodule.setup()
     tokenizers = load_tokenizers(args.tokenizer)

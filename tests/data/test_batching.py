@@ -61,6 +61,26 @@ def test_order_is_fixed_by_seed_and_epoch():
     assert list(fixed) == first
 
 
+def test_batches_counted_in_sentences():
+    """With `max_sentences` and an unbounded token budget, the batches are the sorted rows cut
+    every 64 (one bucket here), the usual fixed-size length bucketing."""
+    lengths = hansard_like_lengths(5000)
+    batches = list(TokenBudgetSampler(lengths, 10**9, True, 3, max_sentences=64))
+    assert sorted(i for b in batches for i in b) == list(range(5000))
+    full, rest = divmod(5000, 64)
+    assert sorted(len(b) for b in batches) == sorted([64] * full + [rest])
+    by_length = sorted(range(5000), key=lengths.__getitem__)
+    cut = [sorted(lengths[i] for i in by_length[k : k + 64]) for k in range(0, 5000, 64)]
+    assert sorted(sorted(lengths[i] for i in b) for b in batches) == sorted(cut)
+    assert padding_fraction(batches, lengths) < 0.05
+    # both budgets hold at once: the token budget still splits batches of long sentences
+    both = list(TokenBudgetSampler(lengths, 600, True, 3, max_sentences=64))
+    assert all(len(b) <= 64 and max(lengths[i] for i in b) * len(b) <= 600 for b in both)
+    assert any(len(b) == 64 for b in both) and any(len(b) < 64 for b in both)
+    with pytest.raises(ConfigError, match="max_sentences > 0"):
+        TokenBudgetSampler(lengths, 600, True, 3, max_sentences=0)
+
+
 def test_ddp_ranks_get_disjoint_equal_shares():
     lengths = hansard_like_lengths(1000)
     shards = [

@@ -65,6 +65,16 @@ def datamodule(path: str) -> TranslationDataModule:
     )
 
 
+def test_max_sentences_caps_training_batches_only(tokenized):
+    dm = TranslationDataModule(
+        tokenized[0], 10**6, 10**6, num_workers=0, seed=0, bucket_batches=10, max_sentences=7
+    )
+    dm.setup()
+    train = [len(batch.index) for batch in dm.train_dataloader()]
+    assert max(train) == 7 and sum(train) == len(dm.rows["train"])
+    assert max(len(batch.index) for batch in dm.val_dataloader()) > 7
+
+
 @pytest.mark.parametrize("variant", ["final_state", "concat_states", "attention"])
 def test_training_lowers_the_validation_loss(tokenized, variant):
     path, vocab = tokenized

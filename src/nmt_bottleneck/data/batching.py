@@ -51,6 +51,8 @@ class TokenBudgetSampler:
     Args:
         lengths: per row, the longer side's length in tokens (specials included).
         max_tokens: padded tokens per batch; a single longer sentence forms its own batch.
+        max_sentences: also at most this many rows per batch (None: no limit), for batches
+            counted in sentences (a huge `max_tokens` and e.g. 64 here).
         shuffle: shuffle within buckets and the batch order (training); else sorted, fixed.
         seed: with the epoch (`set_epoch`), fixes the order.
         bucket_batches: how many batches' worth of rows are sorted together (locality vs mix).
@@ -71,15 +73,21 @@ class TokenBudgetSampler:
         num_replicas: int = 1,
         rank: int = 0,
         equal_shares: bool = True,
+        max_sentences: int | None = None,
     ) -> None:
-        if max_tokens <= 0 or bucket_batches <= 0:
+        if (
+            max_tokens <= 0
+            or bucket_batches <= 0
+            or (max_sentences is not None and max_sentences <= 0)
+        ):
             raise ConfigError(
-                f"batching needs max_tokens > 0 and bucket_batches > 0, got "
-                f"{max_tokens} and {bucket_batches}."
+                f"batching needs max_tokens > 0, bucket_batches > 0 and max_sentences > 0 (or "
+                f"null), got {max_tokens}, {bucket_batches} and {max_sentences}."
             )
         if not 0 <= rank < num_replicas:
             raise ConfigError(f"rank {rank} is outside 0..{num_replicas - 1}.")
         self.lengths, self.max_tokens, self.shuffle = list(lengths), max_tokens, shuffle
+        self.max_sentences = max_sentences or len(self.lengths) or 1
         self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
         self.num_replicas, self.rank, self.equal_shares = num_replicas, rank, equal_shares
         self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
@@ -111,7 +119,10 @@ class TokenBudgetSampler:
         if not self.equal_shares:
             order = order[self.rank :: self.num_replicas]
         mean = max(1, sum(self.lengths) // max(1, len(self.lengths)))
-        bucket = max(1, self.bucket_batches * self.max_tokens // mean)
+        rows = min(
+            self.bucket_batches * self.max_tokens // mean, self.bucket_batches * self.max_sentences
+        )
+        bucket = max(1, rows)  # about bucket_batches batches' worth of rows
         batches: list[list[int]] = []
         for start in range(0, len(order), bucket):
             chunk = sorted(order[start : start + bucket], key=self.lengths.__getitem__)
@@ -122,11 +133,12 @@ class TokenBudgetSampler:
         return batches
 
     def pack(self, rows: list[int]) -> list[list[int]]:
-        """Greedily cut length-sorted rows into batches within the token budget."""
+        """Greedily cut length-sorted rows into batches within the token (and row) budget."""
         batches, current, longest = [], [], 0
         for row in rows:
             longest_if_added = max(longest, self.lengths[row])
-            if current and longest_if_added * (len(current) + 1) > self.max_tokens:
+            full = len(current) == self.max_sentences
+            if current and (full or longest_if_added * (len(current) + 1) > self.max_tokens):
                 batches.append(current)
                 current, longest_if_added = [], self.lengths[row]
             current.append(row)

@@ -47,7 +47,8 @@ class Rows(Dataset):
 
 class TranslationDataModule(L.LightningDataModule):
     """Args: data_dir (the tokenize stage's DatasetDict), max_tokens per training batch,
-    eval_max_tokens per validation batch, num_workers, seed, bucket_batches (see the sampler)."""
+    eval_max_tokens per validation batch, num_workers, seed, bucket_batches and max_sentences
+    (training batches; see the sampler)."""
 
     def __init__(
         self,
@@ -57,12 +58,14 @@ class TranslationDataModule(L.LightningDataModule):
         num_workers: int,
         seed: int,
         bucket_batches: int,
+        max_sentences: int | None = None,
     ) -> None:
         super().__init__()
         if num_workers < 0:
             raise ConfigError(f"data loading num_workers = {num_workers}; it must be >= 0.")
         self.data_dir, self.max_tokens, self.eval_max_tokens = data_dir, max_tokens, eval_max_tokens
         self.num_workers, self.seed, self.bucket_batches = num_workers, seed, bucket_batches
+        self.max_sentences = max_sentences
         self.collate = partial(collate, pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID)
         self.rows: dict[str, Rows] = {}
 
@@ -90,6 +93,7 @@ class TranslationDataModule(L.LightningDataModule):
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
             equal_shares=training,
+            max_sentences=self.max_sentences if training else None,
         )
         if training and trainer is not None and trainer.fit_loop.restarting:
             done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
