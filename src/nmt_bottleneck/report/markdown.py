@@ -89,12 +89,13 @@ def overall(inputs: Inputs) -> str:
                     fmt(t["chrf"]),
                     f"{f.get('parameters', {}).get('total', 0) / 1e6:.1f} M",
                     str(f.get("steps", "-")),
+                    fmt(f.get("epochs"), 3),
                     fmt(f.get("best_val_loss"), 3),
                     f"{f.get('wall_time_s', 0) / 60:.1f} min",
                     fmt(t.get("sentences_per_s"), 1),
                 ]
             )
-    header = ["variant", "test set", "BLEU", "chrF", "params", "steps", "best val loss"]
+    header = ["variant", "test set", "BLEU", "chrF", "params", "steps", "epochs", "best val loss"]
     return table([*header, "train time", "decode sent/s"], rows)
 
 
