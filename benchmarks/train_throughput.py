@@ -70,11 +70,15 @@ def profile_params(profile: str) -> dict:
 REFERENCE_SENTENCES = 64  # the reference configuration's batch size
 
 
-def batches(rows: Rows, max_tokens: int, count: int, max_sentences: int | None = None) -> list:
-    """The training sampler's length-bucketed batches (as `dvc repro` trains): within
-    `max_tokens` padded tokens, and at most `max_sentences` rows when given."""
+def batches(rows: Rows, train: dict, count: int) -> list:
+    """The training sampler's length-bucketed batches as `train` (params.yaml's) sets it up."""
     sampler = TokenBudgetSampler(
-        rows.lengths(), max_tokens, shuffle=True, seed=0, max_sentences=max_sentences
+        rows.lengths(),
+        train["max_tokens"],
+        shuffle=True,
+        seed=0,
+        bucket_batches=train["bucket_batches"],
+        max_sentences=train["max_sentences"],
     )
     chosen = list(sampler)[:count]
     return [collate([rows[i] for i in b], PAD_ID, BOS_ID, EOS_ID) for b in chosen]
@@ -154,10 +158,9 @@ def main() -> None:
     for profile in args.profiles:
         params = profile_params("cpu" if profile == "reference" else profile)
         count = args.warmup + args.steps
-        if profile == "reference":
-            data = batches(rows, 10**9, count, max_sentences=REFERENCE_SENTENCES)
-        else:
-            data = batches(rows, params["train"]["max_tokens"], count)
+        if profile == "reference":  # batches of 64 sentences, the token budget not binding
+            params["train"] |= {"max_sentences": REFERENCE_SENTENCES, "max_tokens": 10**9}
+        data = batches(rows, params["train"], count)
         for name, spec in params["variants"].items():
             model = build_seq2seq(
                 spec["arch"],

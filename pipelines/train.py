@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         train.num_workers,
         params.seed,
         train.bucket_batches,
-        train.get("max_sentences"),
+        train.max_sentences,
     )
     datamodule.setup()
     tokenizers = load_tokenizers(args.tokenizer)
@@ -182,14 +182,16 @@ def peak_memory_mb() -> dict[str, float]:
     return peak
 
 
-def epochs_trained(trainer: L.Trainer) -> float:
-    """Passes over the training data, fractional: optimizer steps x accumulation / batches per
-    epoch (this rank's). Not `trainer.current_epoch`, which counts an epoch that `max_steps`
-    cut short as complete (it reads 1 after a tenth of a Hansard epoch)."""
+def epochs_trained(trainer: L.Trainer) -> float | None:
+    """Passes over the training data, fractional: batches trained on / batches per epoch (this
+    rank's). Not `trainer.current_epoch`, which counts an epoch that `max_steps` cut short as
+    complete (it reads 1 after any part of the first epoch). None when the loader has no
+    length."""
     batches = trainer.num_training_batches
     if not batches or batches == float("inf"):
-        return float(trainer.current_epoch)
-    return round(trainer.global_step * trainer.accumulate_grad_batches / batches, 4)
+        return None
+    done = trainer.fit_loop.epoch_loop.batch_progress.total.completed
+    return round(done / batches, 4)
 
 
 def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> None:

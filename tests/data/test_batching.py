@@ -61,6 +61,37 @@ def test_order_is_fixed_by_seed_and_epoch():
     assert list(fixed) == first
 
 
+def reference_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int, bucket: int):
+    """The token-budget bucketing written out plainly: seeded shuffle; pools of `bucket`
+    batches' worth of rows, each sorted by length and cut greedily within the budget; the
+    batches shuffled."""
+    rng = random.Random(f"{seed}/{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = max(1, bucket * max_tokens // max(1, sum(lengths) // len(lengths)))
+    batches = []
+    for start in range(0, len(order), pool):
+        batch: list[int] = []
+        for row in sorted(order[start : start + pool], key=lengths.__getitem__):
+            if batch and max(lengths[i] for i in [*batch, row]) * (len(batch) + 1) > max_tokens:
+                batches.append(batch)
+                batch = []
+            batch.append(row)
+        batches.append(batch)
+    rng.shuffle(batches)
+    return batches
+
+
+@pytest.mark.parametrize(("max_tokens", "bucket"), [(400, 100), (3000, 10), (600, 7)])
+def test_batches_match_the_plain_algorithm(max_tokens, bucket):
+    """Without max_sentences the sampler is exactly the plain token-budget bucketing."""
+    lengths = hansard_like_lengths()
+    sampler = TokenBudgetSampler(lengths, max_tokens, True, 7, bucket_batches=bucket)
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        assert list(sampler) == reference_batches(lengths, max_tokens, 7, epoch, bucket)
+
+
 def test_batches_counted_in_sentences():
     """With `max_sentences` and an unbounded token budget, the batches are the sorted rows cut
     every 64 (one bucket here), the usual fixed-size length bucketing."""
@@ -77,8 +108,9 @@ def test_batches_counted_in_sentences():
     both = list(TokenBudgetSampler(lengths, 600, True, 3, max_sentences=64))
     assert all(len(b) <= 64 and max(lengths[i] for i in b) * len(b) <= 600 for b in both)
     assert any(len(b) == 64 for b in both) and any(len(b) < 64 for b in both)
-    with pytest.raises(ConfigError, match="max_sentences > 0"):
-        TokenBudgetSampler(lengths, 600, True, 3, max_sentences=0)
+    for bad in (0, -64, 6.4, True):
+        with pytest.raises(ConfigError, match=f"max_sentences = {bad!r}; it must be a positive"):
+            TokenBudgetSampler(lengths, 600, True, 3, max_sentences=bad)
 
 
 def test_ddp_ranks_get_disjoint_equal_shares():

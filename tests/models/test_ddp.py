@@ -8,10 +8,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.conftest import ROOT
-from tests.models.test_train_stage import train
+from tests.models.test_train_stage import batches_per_epoch, train
 
 
 def test_two_cpu_processes_agree_on_the_weights(tmp_path, tokenized):
@@ -38,10 +39,13 @@ def test_two_cpu_processes_agree_on_the_weights(tmp_path, tokenized):
 
 
 def test_the_train_stage_runs_under_trainer_ddp(tmp_path, tokenized):
+    data, _ = tokenized
     result, out = train(
         tmp_path, tokenized, "final_state", "trainer=ddp", "trainer.accelerator=cpu"
     )
     assert result.returncode == 0, result.stderr[-3000:]
     facts = json.loads((out / "facts.json").read_text())
     assert facts["steps"] == 8
+    # epochs count this rank's share of the batches: half of them each
+    assert facts["epochs"] == pytest.approx(8 / batches_per_epoch(tmp_path, data, 2), abs=1e-4)
     assert len(list((tmp_path / "logs" / "wandb").glob("offline-run-*"))) == 1  # rank 0 only

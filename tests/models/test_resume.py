@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.conftest import ROOT, run_module
-from tests.models.test_train_stage import stage_args
+from tests.models.test_train_stage import batches_per_epoch, stage_args
 from tests.wandb_log import summarize
 
 # dropout 0: with the data order and optimizer state restored, training is then deterministic
@@ -74,7 +75,11 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, token
     resumed = run_module("pipelines.train", *args, env={"WANDB_SILENT": "true"})
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr
-    assert json.loads((run / "attention.json").read_text())["steps"] == 40
+    facts = json.loads((run / "attention.json").read_text())
+    assert facts["steps"] == 40
+    reference_facts = json.loads((reference / "attention.json").read_text())
+    assert facts["epochs"] == reference_facts["epochs"]  # batches before the kill counted
+    assert facts["epochs"] == pytest.approx(40 / batches_per_epoch(run, data), abs=1e-4)
 
     ours = torch.load(run / "models" / "attention" / "model.pt", weights_only=True)
     theirs = torch.load(reference / "models" / "attention" / "model.pt", weights_only=True)

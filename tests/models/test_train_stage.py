@@ -10,9 +10,7 @@ import pytest
 import torch
 import yaml
 
-from nmt_bottleneck.data.batching import TokenBudgetSampler
-from nmt_bottleneck.data.corpus import load_corpus
-from nmt_bottleneck.data.datamodule import Rows
+from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.models.build import build_seq2seq
 from tests.conftest import run_module
 from tests.wandb_log import summarize
@@ -59,16 +57,16 @@ def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
     return result, tmp_path / "models" / variant
 
 
-def batches_per_epoch(tmp_path: Path, data: str) -> int:
-    """Counted by iterating a training sampler set up as the composed params say."""
+def batches_per_epoch(tmp_path: Path, data: str, replicas: int = 1) -> int:
+    """Counted by iterating (rank 0's) training batches of a datamodule set up as the composed
+    params say."""
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    sampler = TokenBudgetSampler(
-        Rows(load_corpus(Path(data))["train"]).lengths(),
-        params["train"]["max_tokens"],
-        shuffle=True,
-        seed=params["seed"],
-        bucket_batches=params["train"]["bucket_batches"],
-    )
+    keys = ("max_tokens", "eval_max_tokens", "bucket_batches", "max_sentences")
+    sizes = {k: params["train"][k] for k in keys}
+    dm = TranslationDataModule(data, **sizes, num_workers=0, seed=params["seed"])
+    dm.setup()
+    sampler = dm.train_dataloader().batch_sampler
+    sampler.num_replicas = replicas
     return sum(1 for _ in sampler)
 
 

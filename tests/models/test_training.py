@@ -75,6 +75,16 @@ def test_max_sentences_caps_training_batches_only(tokenized):
     assert max(len(batch.index) for batch in dm.val_dataloader()) > 7
 
 
+@pytest.mark.parametrize(
+    ("key", "value"), [("max_sentences", 0), ("max_tokens", -1), ("bucket_batches", 2.5)]
+)
+def test_batch_sizes_are_checked_when_the_datamodule_is_built(tokenized, key, value):
+    """Before the train stage touches its checkpoints, not when Lightning asks for a loader."""
+    sizes = {"max_tokens": 400, "eval_max_tokens": 800, "bucket_batches": 10, key: value}
+    with pytest.raises(ConfigError, match=rf"train\.{key} = {value}: .* Fix: conf/experiment/"):
+        TranslationDataModule(tokenized[0], **sizes, num_workers=0, seed=0)
+
+
 @pytest.mark.parametrize("variant", ["final_state", "concat_states", "attention"])
 def test_training_lowers_the_validation_loss(tokenized, variant):
     path, vocab = tokenized

@@ -46,13 +46,12 @@ def collate(examples: Sequence[dict], pad_id: int, bos_id: int, eos_id: int) -> 
 
 class TokenBudgetSampler:
     """Yields lists of row indices: batches whose padded size (rows x longest sentence, source
-    or target, specials included) stays within `max_tokens`.
+    or target, specials included) stays within `max_tokens`, and whose row count stays within
+    `max_sentences` when that is given.
 
     Args:
         lengths: per row, the longer side's length in tokens (specials included).
         max_tokens: padded tokens per batch; a single longer sentence forms its own batch.
-        max_sentences: also at most this many rows per batch (None: no limit), for batches
-            counted in sentences (a huge `max_tokens` and e.g. 64 here).
         shuffle: shuffle within buckets and the batch order (training); else sorted, fixed.
         seed: with the epoch (`set_epoch`), fixes the order.
         bucket_batches: how many batches' worth of rows are sorted together (locality vs mix).
@@ -61,6 +60,9 @@ class TokenBudgetSampler:
             dropped so every rank gets as many (each step is a collective). Evaluation (False):
             the rows are shared out first and each rank batches its own, so every sentence is
             seen once and every rank gets batches even from a small set.
+        max_sentences: at most this many rows per batch (None: no limit). Batches counted in
+            sentences, as in the reference configuration: 64 here and a `max_tokens` too
+            large to bind.
     """
 
     def __init__(
@@ -75,19 +77,21 @@ class TokenBudgetSampler:
         equal_shares: bool = True,
         max_sentences: int | None = None,
     ) -> None:
-        if (
-            max_tokens <= 0
-            or bucket_batches <= 0
-            or (max_sentences is not None and max_sentences <= 0)
-        ):
-            raise ConfigError(
-                f"batching needs max_tokens > 0, bucket_batches > 0 and max_sentences > 0 (or "
-                f"null), got {max_tokens}, {bucket_batches} and {max_sentences}."
-            )
+        for name, value in [
+            ("max_tokens", max_tokens),
+            ("bucket_batches", bucket_batches),
+            ("max_sentences", 1 if max_sentences is None else max_sentences),
+        ]:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(
+                    f"batching: {name} = {value!r}; it must be a positive integer"
+                    + (" or null" if name == "max_sentences" else "")
+                    + "."
+                )
         if not 0 <= rank < num_replicas:
             raise ConfigError(f"rank {rank} is outside 0..{num_replicas - 1}.")
         self.lengths, self.max_tokens, self.shuffle = list(lengths), max_tokens, shuffle
-        self.max_sentences = max_sentences or len(self.lengths) or 1
+        self.max_sentences = max_sentences
         self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
         self.num_replicas, self.rank, self.equal_shares = num_replicas, rank, equal_shares
         self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
@@ -119,10 +123,10 @@ class TokenBudgetSampler:
         if not self.equal_shares:
             order = order[self.rank :: self.num_replicas]
         mean = max(1, sum(self.lengths) // max(1, len(self.lengths)))
-        rows = min(
-            self.bucket_batches * self.max_tokens // mean, self.bucket_batches * self.max_sentences
-        )
-        bucket = max(1, rows)  # about bucket_batches batches' worth of rows
+        rows = self.bucket_batches * self.max_tokens // mean  # bucket_batches batches' worth
+        if self.max_sentences is not None:
+            rows = min(rows, self.bucket_batches * self.max_sentences)
+        bucket = max(1, rows)
         batches: list[list[int]] = []
         for start in range(0, len(order), bucket):
             chunk = sorted(order[start : start + bucket], key=self.lengths.__getitem__)
@@ -137,7 +141,7 @@ class TokenBudgetSampler:
         batches, current, longest = [], [], 0
         for row in rows:
             longest_if_added = max(longest, self.lengths[row])
-            full = len(current) == self.max_sentences
+            full = self.max_sentences is not None and len(current) >= self.max_sentences
             if current and (full or longest_if_added * (len(current) + 1) > self.max_tokens):
                 batches.append(current)
                 current, longest_if_added = [], self.lengths[row]
