@@ -269,7 +269,7 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert "## Overall" in report and "figures/bleu_vs_length_test.png" in report
     assert all(f"| {v} | test |" in report for v in VARIANTS)
     facts = read_json(repo / "reports/train/attention.json")
-    assert 0 < facts["epochs"] and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
+    assert facts["epochs"] > 0 and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
     significance = read_json(repo / "reports/significance.json")["test_sets"]["test"]
     assert set(significance) == {"concat_states", "attention"}
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
