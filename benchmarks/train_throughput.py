@@ -68,6 +68,7 @@ def profile_params(profile: str) -> dict:
 
 
 REFERENCE_SENTENCES = 64  # the reference configuration's batch size
+NO_TOKEN_LIMIT = 10**9  # a token budget no batch of 64 sentences reaches
 
 
 def batches(rows: Rows, train: dict, count: int) -> list:
@@ -159,7 +160,7 @@ def main() -> None:
         params = profile_params("cpu" if profile == "reference" else profile)
         count = args.warmup + args.steps
         if profile == "reference":  # batches of 64 sentences, the token budget not binding
-            params["train"] |= {"max_sentences": REFERENCE_SENTENCES, "max_tokens": 10**9}
+            params["train"] |= {"max_sentences": REFERENCE_SENTENCES, "max_tokens": NO_TOKEN_LIMIT}
         data = batches(rows, params["train"], count)
         for name, spec in params["variants"].items():
             model = build_seq2seq(
