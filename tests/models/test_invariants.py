@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nmt_bottleneck.errors import ConfigError, DataError
+from nmt_bottleneck.models import context as context_module
 from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
 from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.encoder import Encoder
@@ -138,6 +139,55 @@ def test_attention_is_bahdanaus_formula_in_value_and_gradient():
     want = torch.autograd.grad((expected_c**2).sum() + (expected_w * 3).sum(), params)
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w)
+
+
+@pytest.mark.parametrize("elements", [1, 2 * 9 * 18, 3 * 2 * 9 * 18 + 1])
+def test_attention_in_parts_equals_attention_whole(elements, monkeypatch):
+    """On a CPU the [M, K, S, A] pass runs in parts of at most CPU_PASS_ELEMENTS values (one
+    row per part at the least): the same contexts, weights and gradients as in one pass."""
+    torch.manual_seed(0)
+    model = make_model("attention")
+    src, src_lens, _, _ = make_batch(7, batch=5)  # M = 5 rows, S = 9; K = 2 queries per row
+    with torch.no_grad():
+        memory = model.encode(src, src_lens)
+    memory = memory._replace(
+        states=memory.states.requires_grad_(), keys=memory.keys.requires_grad_()
+    )
+    query = torch.randn(10, H, requires_grad=True)
+    attn = model.context
+    leaves = [query, memory.states, memory.keys, *attn.query_proj.parameters(), attn.energy.weight]
+    whole = model.context(memory, query)
+    grads = torch.autograd.grad(whole[0].square().sum() + whole[1].sum(), leaves)
+    monkeypatch.setattr(context_module, "CPU_PASS_ELEMENTS", elements)  # 1, 2 or 3 rows a pass
+    parts = model.context(memory, query)
+    torch.testing.assert_close(parts, whole)
+    again = torch.autograd.grad(parts[0].square().sum() + parts[1].sum(), leaves)
+    torch.testing.assert_close(again, grads)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_memory_row_shared_by_k_queries_equals_k_copies_of_it(variant):
+    """Beam search's K beams read their sentence's one Memory row: the contexts and weights
+    equal those from the Memory with each row written out K times; a query count that is not
+    a multiple of the rows is refused."""
+    torch.manual_seed(0)
+    model = make_model(variant).eval()
+    src, src_lens, _, _ = make_batch(6)
+    k = 3
+    with torch.no_grad():
+        memory = model.encode(src, src_lens)  # [4, ...]
+        copies = type(memory)(*(None if x is None else x.repeat_interleave(k, 0) for x in memory))
+        query = torch.randn(4 * k, H)
+        shared, shared_w = model.context(memory, query)
+        copied, copied_w = model.context(copies, query)
+    assert shared.shape == (4 * k, model.context.size)
+    torch.testing.assert_close(shared, copied)
+    if variant == "attention":
+        torch.testing.assert_close(shared_w, copied_w)
+        for r in range(4 * k):  # row r of the queries read sentence r // k: zeros on its pads
+            assert (shared_w[r, int(src_lens[r // k]) :] == 0).all()
+    with pytest.raises(ValueError, match="10 queries for a Memory of 4 rows"):
+        model.context(memory, query[:10])
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

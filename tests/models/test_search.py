@@ -278,6 +278,47 @@ def test_attention_has_one_row_per_step_over_real_tokens(cell, kind):
         assert (weights >= 0).all()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_attention_only_for_the_rows_asked(kind):
+    """keep_attention: the rows asked get the same weights as when every row is asked, the
+    others None; the translations do not change."""
+    model = model_for("attention", "gru", {EOS_ID: 1.0})
+    src, src_lens = sources(5)
+
+    def run(**keep) -> Hypotheses:
+        if kind == "greedy":
+            return greedy(model, src, src_lens, RATIO, EXTRA, **keep)
+        return beam_search(model, src, src_lens, 4, 0.0, RATIO, EXTRA, **keep)
+
+    every, some, none = run(), run(keep_attention=[6, 1]), run(keep_attention=[])
+    assert some.tokens == every.tokens == none.tokens
+    assert none.attention == [None] * len(LENS)
+    for b, weights in enumerate(some.attention):
+        if b in (1, 6):
+            torch.testing.assert_close(weights, every.attention[b])
+        else:
+            assert weights is None
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_beams_share_their_sentence_memory_row(variant, monkeypatch):
+    """Beam search steps A * K rows of decoder state against a Memory of A rows: one per
+    active sentence, never one per beam."""
+    model = model_for(variant)
+    src, src_lens = sources(2)
+    seen, step = [], model.decoder.step
+
+    def counted(y_prev, state, memory, context):
+        seen.append((y_prev.shape[0], memory.states.shape[0]))
+        return step(y_prev, state, memory, context)
+
+    monkeypatch.setattr(model.decoder, "step", counted)
+    beam_search(model, src, src_lens, 3, 0.0, RATIO, EXTRA)
+    assert seen[0] == (3 * len(LENS), len(LENS))
+    assert all(rows == 3 * sentences for rows, sentences in seen)
+    assert seen[-1][1] < len(LENS)  # done sentences left the Memory too
+
+
 @pytest.mark.parametrize(
     "settings, key",
     [

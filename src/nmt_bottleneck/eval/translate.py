@@ -26,7 +26,7 @@ from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.tokenizer import EOS_ID, PAD_ID, Tokenizers
 from nmt_bottleneck.errors import ConfigError, DataError
 from nmt_bottleneck.models.build import build_seq2seq
-from nmt_bottleneck.models.search import beam_search, greedy
+from nmt_bottleneck.models.search import Hypotheses, beam_search, greedy
 from nmt_bottleneck.models.seq2seq import Seq2Seq
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def translate(
         for row, i in enumerate(batch):
             src[row, : len(ids[i])] = torch.tensor(ids[i])
         src_lens = torch.tensor([len(ids[i]) for i in batch])  # [B]
-        out = search(model, src, src_lens, settings)
+        rows = [row for row, i in enumerate(batch) if i in keep_attention]
+        out = search(model, src, src_lens, settings, rows)
         for row, i in enumerate(batch):
             tokens[i] = out.tokens[row]
             if i in keep_attention and out.attention is not None:
@@ -133,9 +134,22 @@ def translate(
     return Translations(hyps, tokens, attention, truncated)
 
 
-def search(model: Seq2Seq, src: Tensor, src_lens: Tensor, settings: DecodeSettings):
+def search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lens: Tensor,
+    settings: DecodeSettings,
+    keep_attention: list[int],
+) -> Hypotheses:
+    """One batch by the configured search; attention weights for the rows `keep_attention`."""
     if settings.search == "greedy":
-        return greedy(model, src, src_lens, settings.max_len_ratio)
+        return greedy(model, src, src_lens, settings.max_len_ratio, keep_attention=keep_attention)
     return beam_search(
-        model, src, src_lens, settings.beam_size, settings.length_penalty, settings.max_len_ratio
+        model,
+        src,
+        src_lens,
+        settings.beam_size,
+        settings.length_penalty,
+        settings.max_len_ratio,
+        keep_attention=keep_attention,
     )

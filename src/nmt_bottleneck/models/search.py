@@ -23,9 +23,11 @@ EOS included when the hypothesis ended. Beam search ranks hypotheses by
 ((5 + steps) / 6) ** alpha of Wu et al. 2016).
 
 Beam search keeps K beams per sentence, all sentences' beams in one flat batch of A * K rows
-(A active sentences). Each step takes every sentence's 2K best continuations (beam score + log
-p); the EOS ones among the K best become finished hypotheses, and the K best non-EOS ones are
-the next beams (as fairseq does, so finishing never narrows the beam). A sentence is done when
+(A active sentences); the Memory keeps one row per sentence, which its K beams share (see
+models/context.py), so it is neither copied nor read K times. Each step takes every
+sentence's 2K best continuations (beam score + log p); the EOS ones among the K best become
+finished hypotheses, and the K best non-EOS ones are the next beams (as fairseq does, so
+finishing never narrows the beam). A sentence is done when
   - it has K finished hypotheses, or
   - no live beam can beat its best finished one (a live score s <= 0 can at best rank
     s / max_len_b ** alpha, since scores only fall and lengths are at most max_len_b), or
@@ -45,6 +47,7 @@ are decided on the host).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import NamedTuple
 
 import torch
@@ -66,8 +69,9 @@ class Hypotheses(NamedTuple):
 
     tokens: list[list[int]]  # without BOS and EOS
     scores: list[float]  # log p(tokens (+ EOS if ended) | source), unnormalized
-    attention: list[Tensor] | None  # per sentence [len(tokens) + ended, S_real] on the CPU;
-    # the EOS step's row included; None for static contexts (final_state, concat_states)
+    attention: list[Tensor | None] | None  # per sentence [len(tokens) + ended, S_real] on the
+    # CPU, the EOS step's row included; None for sentences not asked for (`keep_attention`), and
+    # the whole list None for static contexts (final_state, concat_states)
     ended: list[bool]  # True: ended with EOS; False: truncated at the max length
 
 
@@ -79,7 +83,7 @@ class Beams(NamedTuple):
     scores: Tensor  # [A, K] each beam's sum of log-probabilities
     tokens: Tensor  # [A, K, 1 + t] BOS and the tokens so far
     state: State  # [layers, A * K, H] (LSTM: (h, c))
-    memory: Memory  # each sentence's rows repeated K times: [A * K, ...]
+    memory: Memory  # one row per sentence, shared by its K beams: [A, ...]
 
 
 class Continuations(NamedTuple):
@@ -153,9 +157,11 @@ def greedy(
     src_lens: Tensor,
     max_len_ratio: float,
     max_len_extra: int = DEFAULT_MAX_LEN_EXTRA,
+    keep_attention: Collection[int] | None = None,
 ) -> Hypotheses:
     """The most likely token at every step. src [B, S] (PAD after each sentence), src_lens [B].
-    Sentence b stops at EOS or after max_len_b steps (module docstring). Stopped sentences
+    Sentence b stops at EOS or after max_len_b steps (module docstring). Attention weights are
+    returned for the rows `keep_attention` of src (None: every row). Stopped sentences
     leave the batch (state and Memory rows) once they are at least 1/COMPACT_AT of it, so a
     long or never-ending sentence does not keep the whole batch stepping; until then they feed
     PAD and their outputs are ignored. One host sync per step: counting the stopped rows (the
@@ -172,10 +178,9 @@ def greedy(
     memory = model.encode(src, src_lens)
     state = model.decoder.init_state(memory)
     tokens = torch.full((batch, limit), PAD_ID, dtype=torch.long, device=device)  # [B, T]
+    record = not model.context.static and (keep_attention is None or len(keep_attention) > 0)
     weights = (
-        None
-        if model.context.static
-        else memory.mask.new_zeros((batch, limit, src.shape[1]), dtype=torch.float)
+        memory.mask.new_zeros((batch, limit, src.shape[1]), dtype=torch.float) if record else None
     )  # [B, T, S]
     score, steps = torch.zeros(batch, device=device), torch.zeros_like(max_len)  # [B]
     ended = torch.zeros(batch, dtype=torch.bool, device=device)  # [B]
@@ -203,7 +208,10 @@ def greedy(
             rows, y, done = rows[keep], y[keep], done[keep]
             state, memory = select_state(state, keep), select_memory(memory, keep)
     weights = None if weights is None else weights[:, : t + 1]
-    return greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens)
+    out = greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens, keep_attention)
+    if weights is None and not model.context.static:  # attention asked for no row
+        out = out._replace(attention=[None] * batch)
+    return out
 
 
 def greedy_output(
@@ -213,16 +221,21 @@ def greedy_output(
     ended: Tensor,
     weights: Tensor | None,
     src_lens: Tensor,
+    keep_attention: Collection[int] | None,
 ) -> Hypotheses:
     """tokens [B, T] (EOS then PAD after the end), score, steps, ended, src_lens [B],
-    weights [B, T, S] -> Hypotheses, cut to each sentence's own length."""
+    weights [B, T, S] -> Hypotheses, cut to each sentence's own length; attention for the rows
+    `keep_attention` only (None: all)."""
     steps_, ended_ = steps.tolist(), ended.tolist()
     out = [row[: n - e] for row, n, e in zip(tokens.tolist(), steps_, ended_, strict=True)]
     attention = None
     if weights is not None:
         weights = weights.cpu()
         lens = src_lens.tolist()
-        attention = [weights[b, :n, : lens[b]] for b, n in enumerate(steps_)]
+        attention = [
+            weights[b, :n, : lens[b]] if keep_attention is None or b in keep_attention else None
+            for b, n in enumerate(steps_)
+        ]
     return Hypotheses(out, score.tolist(), attention, ended_)
 
 
@@ -235,12 +248,14 @@ def beam_search(
     length_penalty: float,
     max_len_ratio: float,
     max_len_extra: int = DEFAULT_MAX_LEN_EXTRA,
+    keep_attention: Collection[int] | None = None,
 ) -> Hypotheses:
     """Beam search with K = beam_size beams per sentence, all sentences at once (module
     docstring). src [B, S] (PAD after each sentence), src_lens [B]; length_penalty is alpha in
-    the ranking score / steps ** alpha. The attention of each chosen hypothesis is recomputed
-    by one teacher-forced pass over the chosen outputs (the decoder is deterministic given the
-    prefix, so these are the weights along the chosen beam path)."""
+    the ranking score / steps ** alpha. The attention of the chosen hypotheses of the rows
+    `keep_attention` (None: every row) is recomputed by one teacher-forced pass over them (the
+    decoder is deterministic given the prefix, so these are the weights along the chosen beam
+    path); asking for few rows saves most of that pass."""
     check_search_args(beam_size, length_penalty, max_len_ratio, max_len_extra)
     check_eval(model)
     if src.shape[0] == 0:
@@ -262,21 +277,28 @@ def beam_search(
     tokens, ended = [h.tokens for h in best], [h.ended for h in best]
     attention = None
     if not model.context.static:
-        attention = teacher_forced_attention(model, src, src_lens, tokens, ended)
+        rows = range(len(best)) if keep_attention is None else sorted(keep_attention)
+        attention = [None] * len(best)
+        if rows:
+            index = torch.tensor(rows, dtype=torch.long, device=src.device)
+            chosen = [tokens[b] for b in rows], [ended[b] for b in rows]
+            kept = teacher_forced_attention(model, src[index], src_lens[index], *chosen)
+            for b, weights in zip(rows, kept, strict=True):
+                attention[b] = weights
     return Hypotheses(tokens, [h.score for h in best], attention, ended)
 
 
 def start_beams(model: Seq2Seq, src: Tensor, src_lens: Tensor, k: int, max_len: list[int]) -> Beams:
-    """Encode src [B, S] once and repeat each sentence's Memory K times. Only beam 0 is live
-    at first (the others score -inf), so the first step does not pick K copies of one token."""
+    """Encode src [B, S] once (one Memory row per sentence) and start K beams per sentence
+    from its initial decoder state. Only beam 0 is live at first (the others score -inf), so
+    the first step does not pick K copies of one token."""
     batch = src.shape[0]
     memory = model.encode(src, src_lens)
     repeat = torch.arange(batch, device=src.device).repeat_interleave(k)  # [B * K]
-    memory = select_memory(memory, repeat)
+    state = select_state(model.decoder.init_state(memory), repeat)  # [layers, B * K, H]
     scores = torch.full((batch, k), float("-inf"), device=src.device)  # [B, K]
     scores[:, 0] = 0.0
     tokens = torch.full((batch, k, 1), BOS_ID, dtype=torch.long, device=src.device)
-    state = model.decoder.init_state(memory)
     return Beams(list(range(batch)), max_len, scores, tokens, state, memory)
 
 
@@ -362,7 +384,7 @@ def select_sentences(beams: Beams, keep: list[int]) -> Beams:
         beams.scores[index],
         beams.tokens[index],
         select_state(beams.state, rows),
-        select_memory(beams.memory, rows),
+        select_memory(beams.memory, index),
     )
 
 
