@@ -109,7 +109,9 @@ def test_batches_counted_in_sentences():
     assert all(len(b) <= 64 and max(lengths[i] for i in b) * len(b) <= 600 for b in both)
     assert any(len(b) == 64 for b in both) and any(len(b) < 64 for b in both)
     for bad in (0, -64, 6.4, True):
-        with pytest.raises(ConfigError, match=f"max_sentences = {bad!r}; it must be a positive"):
+        with pytest.raises(
+            ConfigError, match=f"batching.max_sentences = {bad!r}: it must be a positive"
+        ):
             TokenBudgetSampler(lengths, 600, True, 3, max_sentences=bad)
 
 

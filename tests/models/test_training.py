@@ -81,7 +81,10 @@ def test_max_sentences_caps_training_batches_only(tokenized):
 def test_batch_sizes_are_checked_when_the_datamodule_is_built(tokenized, key, value):
     """Before the train stage touches its checkpoints, not when Lightning asks for a loader."""
     sizes = {"max_tokens": 400, "eval_max_tokens": 800, "bucket_batches": 10, key: value}
-    with pytest.raises(ConfigError, match=rf"train\.{key} = {value}: .* Fix: conf/experiment/"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"train\.{key} = {value}: .* Fix: conf/experiment/ \(or `-S train\.{key}=\.\.\.`\)",
+    ):
         TranslationDataModule(tokenized[0], **sizes, num_workers=0, seed=0)
 
 

@@ -26,6 +26,20 @@ class Batch(NamedTuple):
     index: Tensor  # [B] row numbers in the split, to trace a batch back to its sentences
 
 
+def check_batch_sizes(where: str, fix: str = "", **sizes: int | None) -> None:
+    """Raise ConfigError naming `<where>.<key>` and the fix (`{key}` in it is the key) for the
+    first size that is not a positive int; max_sentences may also be None (no limit)."""
+    for key, value in sizes.items():
+        nullable = key == "max_sentences"
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(
+                f"{where}.{key} = {value!r}: it must be a positive integer"
+                f"{' or null' if nullable else ''}. {fix.format(key=key)}".rstrip()
+            )
+
+
 def collate(examples: Sequence[dict], pad_id: int, bos_id: int, eos_id: int) -> Batch:
     """Examples with `src_ids`, `tgt_ids` (no specials) and `index` -> a padded Batch."""
     src = [torch.tensor([*e["src_ids"], eos_id]) for e in examples]
@@ -77,17 +91,12 @@ class TokenBudgetSampler:
         equal_shares: bool = True,
         max_sentences: int | None = None,
     ) -> None:
-        for name, value in [
-            ("max_tokens", max_tokens),
-            ("bucket_batches", bucket_batches),
-            ("max_sentences", 1 if max_sentences is None else max_sentences),
-        ]:
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(
-                    f"batching: {name} = {value!r}; it must be a positive integer"
-                    + (" or null" if name == "max_sentences" else "")
-                    + "."
-                )
+        check_batch_sizes(
+            "batching",
+            max_tokens=max_tokens,
+            bucket_batches=bucket_batches,
+            max_sentences=max_sentences,
+        )
         if not 0 <= rank < num_replicas:
             raise ConfigError(f"rank {rank} is outside 0..{num_replicas - 1}.")
         self.lengths, self.max_tokens, self.shuffle = list(lengths), max_tokens, shuffle

@@ -15,7 +15,7 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from nmt_bottleneck.data.batching import TokenBudgetSampler, collate
+from nmt_bottleneck.data.batching import TokenBudgetSampler, check_batch_sizes, collate
 from nmt_bottleneck.data.corpus import load_corpus
 from nmt_bottleneck.data.encode import token_counts
 from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -63,17 +63,15 @@ class TranslationDataModule(L.LightningDataModule):
         super().__init__()
         if num_workers < 0:
             raise ConfigError(f"data loading num_workers = {num_workers}; it must be >= 0.")
-        sizes = {"max_tokens": max_tokens, "eval_max_tokens": eval_max_tokens}
-        sizes |= {"bucket_batches": bucket_batches, "max_sentences": max_sentences}
-        for key, value in sizes.items():
-            if value is None and key == "max_sentences":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(
-                    f"train.{key} = {value!r}: it must be a positive integer"
-                    f"{' or null' if key == 'max_sentences' else ''}. Fix: conf/experiment/ "
-                    f"(or `-S train.{key}=...`), then recompose params.yaml (`make params`)."
-                )
+        check_batch_sizes(
+            "train",
+            "Fix: conf/experiment/ (or `-S train.{key}=...`), then recompose params.yaml "
+            "(`make params`).",
+            max_tokens=max_tokens,
+            eval_max_tokens=eval_max_tokens,
+            bucket_batches=bucket_batches,
+            max_sentences=max_sentences,
+        )
         self.data_dir, self.max_tokens, self.eval_max_tokens = data_dir, max_tokens, eval_max_tokens
         self.num_workers, self.seed, self.bucket_batches = num_workers, seed, bucket_batches
         self.max_sentences = max_sentences
