@@ -141,8 +141,10 @@ def test_attention_is_bahdanaus_formula_in_value_and_gradient():
         torch.testing.assert_close(g, w)
 
 
-@pytest.mark.parametrize("elements", [1, 2 * 9 * 18, 3 * 2 * 9 * 18 + 1])
-def test_attention_in_parts_equals_attention_whole(elements, monkeypatch):
+@pytest.mark.parametrize(
+    ("elements", "parts"), [(1, 5), (2 * 2 * 9 * 18, 3), (3 * 2 * 9 * 18 + 1, 2)]
+)
+def test_attention_in_parts_equals_attention_whole(elements, parts, monkeypatch):
     """On a CPU the [M, K, S, A] pass runs in parts of at most CPU_PASS_ELEMENTS values (one
     row per part at the least): the same contexts, weights and gradients as in one pass."""
     torch.manual_seed(0)
@@ -159,9 +161,12 @@ def test_attention_in_parts_equals_attention_whole(elements, monkeypatch):
     whole = model.context(memory, query)
     grads = torch.autograd.grad(whole[0].square().sum() + whole[1].sum(), leaves)
     monkeypatch.setattr(context_module, "CPU_PASS_ELEMENTS", elements)  # 1, 2 or 3 rows a pass
-    parts = model.context(memory, query)
-    torch.testing.assert_close(parts, whole)
-    again = torch.autograd.grad(parts[0].square().sum() + parts[1].sum(), leaves)
+    calls, energies = [], attn.energies
+    monkeypatch.setattr(attn, "energies", lambda q, k: calls.append(len(q)) or energies(q, k))
+    split = model.context(memory, query)
+    assert len(calls) == parts and sum(calls) == 5
+    torch.testing.assert_close(split, whole)
+    again = torch.autograd.grad(split[0].square().sum() + split[1].sum(), leaves)
     torch.testing.assert_close(again, grads)
 
 

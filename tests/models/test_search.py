@@ -290,7 +290,7 @@ def test_attention_only_for_the_rows_asked(kind):
             return greedy(model, src, src_lens, RATIO, EXTRA, **keep)
         return beam_search(model, src, src_lens, 4, 0.0, RATIO, EXTRA, **keep)
 
-    every, some, none = run(), run(keep_attention=[6, 1]), run(keep_attention=[])
+    every, some, none = run(), run(keep_attention=[6, 1, 6]), run(keep_attention=[])
     assert some.tokens == every.tokens == none.tokens
     assert none.attention == [None] * len(LENS)
     for b, weights in enumerate(some.attention):
@@ -298,6 +298,9 @@ def test_attention_only_for_the_rows_asked(kind):
             torch.testing.assert_close(weights, every.attention[b])
         else:
             assert weights is None
+    for bad in ([8], [-1]):
+        with pytest.raises(ValueError, match=rf"keep_attention rows \[{bad[0]}\] are not all"):
+            run(keep_attention=bad)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

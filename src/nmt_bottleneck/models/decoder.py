@@ -87,6 +87,7 @@ class Decoder(nn.Module):
         self.context_size, self.summary_size = context_size, summary_size
 
     def init_state(self, memory: Memory) -> State:
+        """s_0 for each Memory row: [layers, M, H] (beam search repeats it for its K beams)."""
         batch = memory.summary.shape[0]
         h0 = torch.tanh(self.bridge(memory.summary))  # [B, layers * H]
         h0 = h0.view(batch, self.layers, self.hidden_size).transpose(0, 1).contiguous()
@@ -97,7 +98,8 @@ class Decoder(nn.Module):
         return (state[0] if self.lstm else state)[-1]
 
     def forward(self, tgt_in: Tensor, memory: Memory, context: nn.Module) -> DecoderOutput:
-        """tgt_in: [B, T] BOS followed by the target without its last token."""
+        """Teacher forcing: tgt_in [B, T] BOS followed by the target without its last token,
+        one row per Memory row."""
         emb = self.dropout(self.embed(tgt_in))  # [B, T, E]
         state = self.init_state(memory)
         if context.static:
@@ -117,7 +119,9 @@ class Decoder(nn.Module):
     def step(
         self, y_prev: Tensor, state: State, memory: Memory, context: nn.Module
     ) -> tuple[Tensor, State, Tensor | None]:
-        """One step for search: y_prev [B] -> logits [B, V], the new state, weights [B, S]."""
+        """One step for search: y_prev [N] -> logits [N, V], the new state [layers, N, H],
+        weights [N, S]. N = M * K rows for a Memory of M rows: beam search's K beams of a
+        sentence share its row (models/context.py); greedy has K = 1."""
         emb = self.dropout(self.embed(y_prev))  # [B, E]
         c, a = context(memory, self.query(state))  # [B, C]
         out, state = self.rnn(torch.cat([emb, c], dim=-1)[:, None], state)  # [B, 1, H]

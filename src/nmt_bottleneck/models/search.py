@@ -130,6 +130,15 @@ def max_lengths(src_lens: Tensor, max_len_ratio: float, max_len_extra: int) -> T
     return steps.clamp(min=1)
 
 
+def attention_rows(keep_attention: Collection[int] | None, batch: int) -> list[int]:
+    """The rows of a batch of `batch` whose attention weights to return, sorted, each once
+    (None: all); a ValueError names any row outside the batch."""
+    rows = list(range(batch)) if keep_attention is None else sorted(set(keep_attention))
+    if rows and (rows[0] < 0 or rows[-1] >= batch):
+        raise ValueError(f"keep_attention rows {rows} are not all within 0..{batch - 1}.")
+    return rows
+
+
 def check_eval(model: Seq2Seq) -> None:
     if model.training:
         raise ValueError("search needs model.eval() first: dropout would make it random.")
@@ -169,6 +178,7 @@ def greedy(
     check_search_args(1, 0.0, max_len_ratio, max_len_extra)
     check_eval(model)
     batch = src.shape[0]
+    kept = attention_rows(keep_attention, batch)
     if batch == 0:
         return empty(model)
     device = src.device
@@ -178,7 +188,7 @@ def greedy(
     memory = model.encode(src, src_lens)
     state = model.decoder.init_state(memory)
     tokens = torch.full((batch, limit), PAD_ID, dtype=torch.long, device=device)  # [B, T]
-    record = not model.context.static and (keep_attention is None or len(keep_attention) > 0)
+    record = not model.context.static and len(kept) > 0
     weights = (
         memory.mask.new_zeros((batch, limit, src.shape[1]), dtype=torch.float) if record else None
     )  # [B, T, S]
@@ -208,7 +218,7 @@ def greedy(
             rows, y, done = rows[keep], y[keep], done[keep]
             state, memory = select_state(state, keep), select_memory(memory, keep)
     weights = None if weights is None else weights[:, : t + 1]
-    out = greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens, keep_attention)
+    out = greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens, set(kept))
     if weights is None and not model.context.static:  # attention asked for no row
         out = out._replace(attention=[None] * batch)
     return out
@@ -221,21 +231,18 @@ def greedy_output(
     ended: Tensor,
     weights: Tensor | None,
     src_lens: Tensor,
-    keep_attention: Collection[int] | None,
+    kept: set[int],
 ) -> Hypotheses:
     """tokens [B, T] (EOS then PAD after the end), score, steps, ended, src_lens [B],
     weights [B, T, S] -> Hypotheses, cut to each sentence's own length; attention for the rows
-    `keep_attention` only (None: all)."""
+    `kept` only."""
     steps_, ended_ = steps.tolist(), ended.tolist()
     out = [row[: n - e] for row, n, e in zip(tokens.tolist(), steps_, ended_, strict=True)]
     attention = None
     if weights is not None:
         weights = weights.cpu()
         lens = src_lens.tolist()
-        attention = [
-            weights[b, :n, : lens[b]] if keep_attention is None or b in keep_attention else None
-            for b, n in enumerate(steps_)
-        ]
+        attention = [weights[b, :n, : lens[b]] if b in kept else None for b, n in enumerate(steps_)]
     return Hypotheses(out, score.tolist(), attention, ended_)
 
 
@@ -258,6 +265,7 @@ def beam_search(
     path); asking for few rows saves most of that pass."""
     check_search_args(beam_size, length_penalty, max_len_ratio, max_len_extra)
     check_eval(model)
+    kept = attention_rows(keep_attention, src.shape[0])
     if src.shape[0] == 0:
         return empty(model)
     src_lens = src_lens.to(src.device)
@@ -277,14 +285,13 @@ def beam_search(
     tokens, ended = [h.tokens for h in best], [h.ended for h in best]
     attention = None
     if not model.context.static:
-        rows = range(len(best)) if keep_attention is None else sorted(keep_attention)
         attention = [None] * len(best)
-        if rows:
-            index = torch.tensor(rows, dtype=torch.long, device=src.device)
-            chosen = [tokens[b] for b in rows], [ended[b] for b in rows]
-            kept = teacher_forced_attention(model, src[index], src_lens[index], *chosen)
-            for b, weights in zip(rows, kept, strict=True):
-                attention[b] = weights
+        if kept:
+            index = torch.tensor(kept, dtype=torch.long, device=src.device)
+            chosen = [tokens[b] for b in kept], [ended[b] for b in kept]
+            weights = teacher_forced_attention(model, src[index], src_lens[index], *chosen)
+            for b, w in zip(kept, weights, strict=True):
+                attention[b] = w
     return Hypotheses(tokens, [h.score for h in best], attention, ended)
 
 
