@@ -103,6 +103,26 @@ def test_training_lowers_the_validation_loss(tokenized, variant):
     assert fit.global_step == 40
 
 
+@pytest.mark.parametrize("variant", ["final_state", "attention"])
+def test_bf16_mixed_precision_trains(tokenized, variant):
+    """trainer=gpu's precision, bf16-mixed, here under the CPU's autocast (no GPU in CI): the
+    model runs in bfloat16 where autocast puts it, the loss stays finite and falls, and the
+    weights stay float32."""
+    path, vocab = tokenized
+    L.seed_everything(0, verbose=False)
+    module = make_module(variant, vocab)
+    dm = datamodule(path)
+    before = trainer(precision="bf16-mixed").validate(module, datamodule=dm, verbose=False)
+    fit = trainer(precision="bf16-mixed")
+    seen = []
+    hook = module.model.decoder.out.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    fit.fit(module, datamodule=dm)
+    hook.remove()
+    assert set(seen) == {torch.bfloat16}
+    assert fit.callback_metrics["val/loss"].item() < before[0]["val/loss"] - 0.5
+    assert all(p.dtype == torch.float32 for p in module.parameters())
+
+
 def test_validation_loss_is_the_token_weighted_mean(tokenized):
     """val/loss equals the cross-entropy over all validation tokens, computed here directly."""
     path, vocab = tokenized
