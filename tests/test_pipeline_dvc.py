@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import SMALL, dvc, edit_conf, make_repo, sh
+from tests.wandb_log import summarize
 
 VARIANTS = ("final_state", "concat_states", "attention")
 
@@ -276,6 +277,25 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert "reports/eval/attention.json" in json.dumps(shown)
     plots = dvc(repo, "plots", "show", "--json", "reports/bleu_by_length.csv").stdout
     assert "attention" in plots and "ci_hi" in plots
+    check_report_logged_to_wandb(repo, rows)
+
+
+def check_report_logged_to_wandb(repo: Path, csv_rows: list[str]) -> None:
+    """The report stage's offline W&B runs (one per time it ran): named `report` in the
+    experiment's group, finished cleanly; the latest holds the per-bucket table (the CSV's
+    rows) and the figure."""
+    files = sorted((repo / "logs/wandb").glob("offline-run-*/run-*.wandb"))  # by start time
+    runs = [summarize(f) | {"dir": f.parent} for f in files]
+    reports = [r for r in runs if r.get("name") == "report"]
+    assert reports and all(r["group"] == "synthetic-smoke" for r in reports)
+    assert all(r["exit_code"] == 0 for r in runs)
+    report = reports[-1]
+    (logged,) = report["history"]  # one log call; W&B stores each object's fields as key/field
+    table, image = "bleu_by_length/", "figures/bleu_vs_length_test/"
+    assert (logged[table + "_type"], logged[image + "_type"]) == ("table-file", "image-file")
+    stored = json.loads((report["dir"] / "files" / logged[table + "path"]).read_text())
+    assert [stored["columns"], *stored["data"]] == [row.split(",") for row in csv_rows]
+    assert (report["dir"] / "files" / logged[image + "path"]).stat().st_size > 0
 
 
 def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduced_copy, tmp_path):
