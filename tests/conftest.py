@@ -45,6 +45,15 @@ def write_lines(path: Path, lines: list[str] | bytes) -> Path:
     return path
 
 
+def child_env(**changes: str) -> dict[str, str]:
+    """The environment for a command run as a user runs it from a shell: without WANDB_SERVICE,
+    which an earlier test's in-process W&B run leaves in os.environ. A child that inherits it
+    joins that test's W&B service, whose working directory is not the child's, so the child's
+    relative W&B folder (logs/wandb) is written somewhere else."""
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    return {**env, **changes}
+
+
 def run_module(
     module: str,
     *args: str,
@@ -53,7 +62,7 @@ def run_module(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess:
     """Run `python -m module args` as DVC would, with src/ and the project root importable."""
-    full_env = {**os.environ, **(env or {})}
+    full_env = child_env(**(env or {}))
     full_env["PYTHONPATH"] = os.pathsep.join([str(cwd / "src"), str(cwd)])
     return subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -66,11 +75,10 @@ def run_module(
 
 
 def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo)]),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-    }
+    env = child_env(
+        PYTHONPATH=os.pathsep.join([str(repo / "src"), str(repo)]),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    )
     result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")

@@ -19,7 +19,7 @@ import datasets
 import pytest
 import yaml
 
-from tests.conftest import SMALL, dvc, edit_conf, make_repo, sh
+from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
 from tests.wandb_log import summarize
 
 VARIANTS = ("final_state", "concat_states", "attention")
@@ -179,11 +179,10 @@ def test_a_killed_run_restarts_cleanly(repo):
     run it again: it restarts the stage, sweeps the leftovers and finishes."""
     edit_conf(repo, {"data.source.sizes": {"train": 60000, "valid": 100, "test": 200}})
     log = repo.parent / "repro.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo)]),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-    }
+    env = child_env(
+        PYTHONPATH=os.pathsep.join([str(repo / "src"), str(repo)]),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    )
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dvc", "repro", "tokenize"],

@@ -11,13 +11,13 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, child_env
 from tests.models.test_train_stage import batches_per_epoch, train
 
 
 def test_two_cpu_processes_agree_on_the_weights(tmp_path, tokenized):
     data, vocab = tokenized
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env = child_env(PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     result = subprocess.run(
         [sys.executable, "tests/models/ddp_run.py", data, str(tmp_path), str(vocab)],
         cwd=ROOT,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT, run_module
+from tests.conftest import ROOT, child_env, run_module
 from tests.models.test_train_stage import batches_per_epoch, stage_args
 from tests.wandb_log import summarize
 
@@ -49,11 +49,7 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, token
     run = tmp_path / "interrupted"
     run.mkdir()
     args = stage_args(run, data, "attention", *SETTINGS)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        "WANDB_SILENT": "true",
-    }
+    env = child_env(PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]), WANDB_SILENT="true")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.train", *args],
         cwd=ROOT,
