@@ -10,12 +10,9 @@ import itertools
 import pytest
 import torch
 
-from nmt_bottleneck.data.tokenizer import PAD_ID, SubwordTrainer
+from nmt_bottleneck.data.tokenizer import SubwordTrainer
 from nmt_bottleneck.eval.translate import DecodeSettings, translate
-from nmt_bottleneck.models.context import BahdanauAttention
-from nmt_bottleneck.models.decoder import Decoder
-from nmt_bottleneck.models.encoder import Encoder
-from nmt_bottleneck.models.seq2seq import Seq2Seq
+from tests.models.test_search import model_for
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +32,9 @@ def sentences(corpora) -> list[str]:
         return [s.rstrip("\n") for s in itertools.islice(f, 12)]
 
 
-def attention_model(vocab: int) -> Seq2Seq:
-    """A seeded random attention model, its weights scaled up so its outputs vary."""
-    torch.manual_seed(0)
-    encoder = Encoder(vocab, 16, 16, "gru", True, 1, 0.0, PAD_ID)
-    context = BahdanauAttention(encoder.out_size, 24, 12)
-    decoder = Decoder(vocab, 16, 24, "gru", 1, context.size, context.summary_size, 10, True,
-                      False, 0.0, PAD_ID)  # fmt: skip
-    model = Seq2Seq(encoder, context, decoder).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p *= 3.0
-    return model
-
-
 @pytest.mark.parametrize("search", ["greedy", "beam"])
 def test_each_sentence_gets_its_own_output_and_attention(tokenizers, sentences, search):
-    model = attention_model(tokenizers.src.get_piece_size())
+    model = model_for("attention", vocab=tokenizers.src.get_piece_size())
     settings = DecodeSettings(search, 3, 1.0, 1.2, 120)  # small batches: several, reordered
     keep = {2, 7, 11}
     together = translate(model, tokenizers, sentences, settings, keep, progress=None)

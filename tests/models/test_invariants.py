@@ -30,8 +30,9 @@ def make_model(
     bidirectional: bool = True,
     layers: int = 1,
     maxout: bool = True,
+    vocab: int = V,
 ) -> Seq2Seq:
-    encoder = Encoder(V, E, H, cell, bidirectional, layers, 0.0, PAD)
+    encoder = Encoder(vocab, E, H, cell, bidirectional, layers, 0.0, PAD)
     d = encoder.out_size
     context = {
         "final_state": lambda: FinalState(d, 20),
@@ -39,7 +40,7 @@ def make_model(
         "attention": lambda: BahdanauAttention(d, H, 18),
     }[variant]()
     decoder = Decoder(
-        V, E, H, cell, layers, context.size, context.summary_size, 14, maxout, False, 0.0, PAD
+        vocab, E, H, cell, layers, context.size, context.summary_size, 14, maxout, False, 0.0, PAD
     )
     return Seq2Seq(encoder, context, decoder)
 

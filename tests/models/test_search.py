@@ -36,12 +36,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def model_for(variant: str, cell: str = "gru", bias: dict[int, float] | None = None) -> Seq2Seq:
+def model_for(
+    variant: str, cell: str = "gru", bias: dict[int, float] | None = None, vocab: int = V
+) -> Seq2Seq:
     """A seeded random model in eval mode, its weights scaled up so that its outputs depend on
     the source and change from step to step (at initialization they hardly do); `bias` adds to
     the output bias of some tokens."""
     torch.manual_seed(0)
-    model = make_model(variant, cell).eval()
+    model = make_model(variant, cell, vocab=vocab).eval()
     with torch.no_grad():
         for p in model.parameters():
             p *= 3.0
