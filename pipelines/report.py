@@ -152,7 +152,7 @@ def log_to_wandb(params, args, drawn: dict) -> None:
     """The figures and the per-bucket table as a W&B run `report` in the experiment's group."""
     import wandb
 
-    logs = Path("logs")
+    logs = Path("logs").absolute()  # a joined W&B service would resolve it from its own cwd
     logs.mkdir(exist_ok=True)
     run_ = wandb.init(
         project=params.logger.project,

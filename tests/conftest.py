@@ -46,12 +46,11 @@ def write_lines(path: Path, lines: list[str] | bytes) -> Path:
 
 
 def child_env(**changes: str) -> dict[str, str]:
-    """The environment for a command run as a user runs it from a shell: without WANDB_SERVICE,
-    which an earlier test's in-process W&B run leaves in os.environ. A child that inherits it
-    joins that test's W&B service, whose working directory is not the child's, so the child's
-    relative W&B folder (logs/wandb) is written somewhere else."""
-    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
-    return {**env, **changes}
+    """The test process's environment with `changes`, for a child command. It keeps
+    WANDB_SERVICE, which an earlier test's in-process W&B run leaves in os.environ: the child
+    then joins that W&B service, as a stage started from a notebook with a W&B run would, and
+    must still write its runs under its own logs/ (tests/models/test_loggers.py)."""
+    return {**os.environ, **changes}
 
 
 def run_module(

@@ -2,7 +2,9 @@
 
 W&B runs are named after the variant id and grouped by experiment, and get the variant's
 resolved config; their files go under `logs/` (not a DVC output, so a restarted stage can
-continue the same run).
+continue the same run). W&B gets that folder as an absolute path: a process started from one
+that already runs W&B (a notebook, a test) joins its W&B service (WANDB_SERVICE), and the
+service writes the run's data file relative to its own working directory, not the stage's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def make_logger(
         raise ConfigError(f"logger.kind = {kind!r}; valid options: {', '.join(KINDS)}.")
     if mode not in ("offline", "online"):
         raise ConfigError(f"logger.mode = {mode!r}; valid options: offline, online.")
+    save_dir = save_dir.absolute()  # see the module docstring
     save_dir.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         return CSVLogger(save_dir=str(save_dir / "csv"), name=run)
