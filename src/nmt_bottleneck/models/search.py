@@ -189,9 +189,13 @@ def greedy(
     state = model.decoder.init_state(memory)
     tokens = torch.full((batch, limit), PAD_ID, dtype=torch.long, device=device)  # [B, T]
     record = not model.context.static and len(kept) > 0
+    slot = torch.full((batch,), len(kept), dtype=torch.long, device=device)  # [B]
+    slot[kept] = torch.arange(len(kept), device=device)  # row b's weights go to slot[b]
     weights = (
-        memory.mask.new_zeros((batch, limit, src.shape[1]), dtype=torch.float) if record else None
-    )  # [B, T, S]
+        memory.mask.new_zeros((len(kept) + 1, limit, src.shape[1]), dtype=torch.float)
+        if record
+        else None
+    )  # [B_kept + 1, T, S]: the kept rows', then one row that rows not kept overwrite
     score, steps = torch.zeros(batch, device=device), torch.zeros_like(max_len)  # [B]
     ended = torch.zeros(batch, dtype=torch.bool, device=device)  # [B]
     rows = torch.arange(batch, device=device)  # [N] the present rows' places in the input batch
@@ -206,7 +210,7 @@ def greedy(
         steps.index_add_(0, rows, live.long())
         tokens[rows, t] = y
         if weights is not None:
-            weights[rows, t, : a.shape[1]] = a
+            weights[slot[rows], t] = a
         hit = y == EOS_ID
         ended.index_copy_(0, rows, ended[rows] | hit)
         done = done | hit | (steps[rows] >= max_len[rows])
@@ -217,11 +221,9 @@ def greedy(
             keep = done.to(torch.int8).argsort(stable=True)[: len(rows) - stopped]  # [N'] no sync
             rows, y, done = rows[keep], y[keep], done[keep]
             state, memory = select_state(state, keep), select_memory(memory, keep)
-    weights = None if weights is None else weights[:, : t + 1]
-    out = greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens, set(kept))
-    if weights is None and not model.context.static:  # attention asked for no row
-        out = out._replace(attention=[None] * batch)
-    return out
+    weights = None if weights is None else weights[: len(kept), : t + 1]
+    static = model.context.static
+    return greedy_output(tokens[:, : t + 1], score, steps, ended, weights, src_lens, kept, static)
 
 
 def greedy_output(
@@ -231,18 +233,20 @@ def greedy_output(
     ended: Tensor,
     weights: Tensor | None,
     src_lens: Tensor,
-    kept: set[int],
+    kept: list[int],
+    static: bool,
 ) -> Hypotheses:
     """tokens [B, T] (EOS then PAD after the end), score, steps, ended, src_lens [B],
-    weights [B, T, S] -> Hypotheses, cut to each sentence's own length; attention for the rows
-    `kept` only."""
+    weights [len(kept), T, S] for the rows `kept` (None when no row is kept) -> Hypotheses,
+    cut to each sentence's own length; attention None for static contexts, else a list with
+    None for the rows not kept."""
     steps_, ended_ = steps.tolist(), ended.tolist()
     out = [row[: n - e] for row, n, e in zip(tokens.tolist(), steps_, ended_, strict=True)]
-    attention = None
+    attention = None if static else [None] * len(out)
     if weights is not None:
-        weights = weights.cpu()
-        lens = src_lens.tolist()
-        attention = [weights[b, :n, : lens[b]] if b in kept else None for b, n in enumerate(steps_)]
+        weights, lens = weights.cpu(), src_lens.tolist()
+        for i, b in enumerate(kept):
+            attention[b] = weights[i, : steps_[b], : lens[b]]
     return Hypotheses(out, score.tolist(), attention, ended_)
 
 
