@@ -1,9 +1,17 @@
-"""What every stage entry shares: logging, reading params.yaml, and turning the library's
-input errors into one readable line and exit status 1 (no traceback for a user's mistake)."""
+"""What every stage entry shares: logging, reading params.yaml, turning the library's input
+errors into one readable line and exit status 1 (no traceback for a user's mistake), and a W&B
+service of its own.
+
+A stage started from a process that runs W&B (a notebook, a test) inherits WANDB_SERVICE and
+would log through that process's W&B service. If the stage is then killed, its run stays open
+in that service, and the restarted stage, which continues the same run id, is refused ("run ID
+... is in use"). So a stage drops the variable and W&B starts a service for it alone.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +35,7 @@ def load_params(path: Path) -> DictConfig:
 
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
     """Run a stage's `main`; exit 1 with the message alone on an input or config error."""
+    os.environ.pop("WANDB_SERVICE", None)  # this stage's own W&B service (module docstring)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
     )

@@ -53,6 +53,20 @@ def child_env(**changes: str) -> dict[str, str]:
     return {**os.environ, **changes}
 
 
+@pytest.fixture
+def wandb_service(tmp_path_factory, monkeypatch) -> str:
+    """A W&B service started by this (the test) process, as a notebook with a W&B run has one:
+    WANDB_SERVICE in os.environ, which child commands inherit (child_env)."""
+    import wandb
+
+    where = tmp_path_factory.mktemp("wandb")
+    monkeypatch.chdir(where)  # the service, if this starts it, works from here
+    run = wandb.init(project="nmt-bottleneck-test", mode="offline", dir=str(where))
+    run.finish()
+    assert "WANDB_SERVICE" in os.environ  # the service outlives its run
+    return os.environ["WANDB_SERVICE"]
+
+
 def run_module(
     module: str,
     *args: str,

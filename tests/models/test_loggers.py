@@ -1,6 +1,8 @@
-"""W&B runs land in the folder a stage gives them, also when the stage joins a W&B service that
-another process started: a stage run from a notebook (or a test) with a live W&B run inherits
-WANDB_SERVICE, and that service resolves relative folders from its own working directory."""
+"""make_logger's W&B runs land in the folder it is given, also in a process that joined a W&B
+service another process started (WANDB_SERVICE inherited, or the library used in a notebook
+that already ran W&B): that service resolves relative folders from its own working directory.
+The pipeline stages start a service of their own (pipelines/stage.py; tested in
+tests/models/test_resume.py)."""
 
 from __future__ import annotations
 
@@ -27,17 +29,11 @@ CHILD = textwrap.dedent(
 
 
 def test_a_run_that_joins_another_process_wandb_service_lands_in_its_own_folder(
-    tmp_path, monkeypatch
+    tmp_path, wandb_service
 ):
-    import wandb
-
-    parent, child = tmp_path / "parent", tmp_path / "child"
-    parent.mkdir()
+    child = tmp_path / "child"
     child.mkdir()
-    monkeypatch.chdir(parent)  # the service (if this starts it) works from here
-    run = wandb.init(project="nmt-bottleneck-test", mode="offline", dir=str(parent))
-    run.finish()
-    assert "WANDB_SERVICE" in os.environ  # the service outlives the run; the child joins it
+    assert os.environ["WANDB_SERVICE"] == wandb_service  # the child joins it
     subprocess.run(
         [sys.executable, "-c", CHILD],
         cwd=child,
@@ -51,4 +47,3 @@ def test_a_run_that_joins_another_process_wandb_service_lands_in_its_own_folder(
     assert (logged["name"], logged["group"]) == ("child", "joined")
     losses = [row["train/loss"] for row in logged["history"] if "train/loss" in row]
     assert losses == [2.0, 1.5, 1.0]
-    assert not list(parent.glob("logs")), "the child's run was written under the service's cwd"

@@ -1,6 +1,8 @@
 """Resume: kill a real training process (SIGKILL) after a checkpoint and run the stage again.
 It continues from the saved step, with the optimizer and the data order, and ends with exactly
-the weights of an uninterrupted run; the W&B run continues under the same id."""
+the weights of an uninterrupted run; the W&B run continues under the same id. The stages are
+started from a process with a W&B service of its own (as from a notebook): a stage that joined
+it would leave its killed run open there, and the restarted one could not continue it."""
 
 from __future__ import annotations
 
@@ -35,7 +37,9 @@ def saved_step(path: Path) -> int | None:
         return None
 
 
-def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tokenized):
+def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(
+    tmp_path, tokenized, wandb_service
+):
     data, _ = tokenized
     reference = tmp_path / "reference"
     reference.mkdir()
