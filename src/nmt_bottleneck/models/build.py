@@ -17,6 +17,7 @@ from nmt_bottleneck.config import build, check_keys
 from nmt_bottleneck.data.tokenizer import PAD_ID
 from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.encoder import Encoder
+from nmt_bottleneck.models.initialization import initialize
 from nmt_bottleneck.models.seq2seq import Seq2Seq
 
 ARCH_KEYS = (
@@ -31,6 +32,8 @@ ARCH_KEYS = (
     "output_size",
     "maxout",
     "tie_embeddings",
+    "init",
+    "init_range",
     "context",
 )
 
@@ -72,4 +75,8 @@ def build_seq2seq(
         arch.dropout,
         PAD_ID,
     )
-    return Seq2Seq(encoder, context, decoder)
+    model = Seq2Seq(encoder, context, decoder)
+    # a model saved before `init` existed was built with PyTorch's defaults (its weights are
+    # loaded over these anyway)
+    initialize(model, arch.get("init", "pytorch"), arch.get("init_range", 0.1), key)
+    return model
