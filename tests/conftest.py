@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def child_env(**changes: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def wandb_service(tmp_path_factory, monkeypatch) -> str:
+def wandb_service(tmp_path_factory, monkeypatch) -> Iterator[str]:
     """A W&B service started by this (the test) process, as a notebook with a W&B run has one:
     WANDB_SERVICE in os.environ, which child commands inherit (child_env)."""
     import wandb
@@ -64,7 +65,8 @@ def wandb_service(tmp_path_factory, monkeypatch) -> str:
     run = wandb.init(project="nmt-bottleneck-test", mode="offline", dir=str(where))
     run.finish()
     assert "WANDB_SERVICE" in os.environ  # the service outlives its run
-    return os.environ["WANDB_SERVICE"]
+    yield os.environ["WANDB_SERVICE"]
+    wandb.teardown()  # later tests start from a clean W&B state (its settings keep this cwd)
 
 
 def run_module(
