@@ -188,14 +188,12 @@ def greedy(
     memory = model.encode(src, src_lens)
     state = model.decoder.init_state(memory)
     tokens = torch.full((batch, limit), PAD_ID, dtype=torch.long, device=device)  # [B, T]
-    record = not model.context.static and len(kept) > 0
-    slot = torch.full((batch,), len(kept), dtype=torch.long, device=device)  # [B]
-    slot[kept] = torch.arange(len(kept), device=device)  # row b's weights go to slot[b]
-    weights = (
-        memory.mask.new_zeros((len(kept) + 1, limit, src.shape[1]), dtype=torch.float)
-        if record
-        else None
-    )  # [B_kept + 1, T, S]: the kept rows', then one row that rows not kept overwrite
+    weights = slot = None
+    if not model.context.static and kept:
+        # [B_kept + 1, T, S]: the kept rows', then one row that the rows not kept overwrite
+        weights = memory.mask.new_zeros((len(kept) + 1, limit, src.shape[1]), dtype=torch.float)
+        slot = torch.full((batch,), len(kept), dtype=torch.long, device=device)  # [B]
+        slot[kept] = torch.arange(len(kept), device=device)  # row b's weights go to slot[b]
     score, steps = torch.zeros(batch, device=device), torch.zeros_like(max_len)  # [B]
     ended = torch.zeros(batch, dtype=torch.bool, device=device)  # [B]
     rows = torch.arange(batch, device=device)  # [N] the present rows' places in the input batch
