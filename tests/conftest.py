@@ -46,12 +46,18 @@ def write_lines(path: Path, lines: list[str] | bytes) -> Path:
     return path
 
 
-def child_env(**changes: str) -> dict[str, str]:
-    """The test process's environment with `changes`, for a child command. It keeps
-    WANDB_SERVICE, which an earlier test's in-process W&B run leaves in os.environ: the child
-    then joins that W&B service, as a stage started from a notebook with a W&B run would, and
-    must still write its runs under its own logs/ (tests/models/test_loggers.py)."""
-    return {**os.environ, **changes}
+def child_env(root: Path, **changes: str) -> dict[str, str]:
+    """The environment for a command run in the project checkout `root`: the test process's,
+    with root/src and root importable, this Python's bin/ first on PATH (dvc, the stages), and
+    `changes`. It keeps WANDB_SERVICE, which an earlier test's in-process W&B run leaves in
+    os.environ: the child then starts as it would from a notebook that runs W&B
+    (tests/models/test_loggers.py, tests/models/test_resume.py)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        **changes,
+    }
 
 
 @pytest.fixture
@@ -77,12 +83,10 @@ def run_module(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess:
     """Run `python -m module args` as DVC would, with src/ and the project root importable."""
-    full_env = child_env(**(env or {}))
-    full_env["PYTHONPATH"] = os.pathsep.join([str(cwd / "src"), str(cwd)])
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
-        env=full_env,
+        env=child_env(cwd, **(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -90,10 +94,7 @@ def run_module(
 
 
 def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = child_env(
-        PYTHONPATH=os.pathsep.join([str(repo / "src"), str(repo)]),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-    )
+    env = child_env(repo)
     result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")

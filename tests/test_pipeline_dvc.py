@@ -179,10 +179,7 @@ def test_a_killed_run_restarts_cleanly(repo):
     run it again: it restarts the stage, sweeps the leftovers and finishes."""
     edit_conf(repo, {"data.source.sizes": {"train": 60000, "valid": 100, "test": 200}})
     log = repo.parent / "repro.log"
-    env = child_env(
-        PYTHONPATH=os.pathsep.join([str(repo / "src"), str(repo)]),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-    )
+    env = child_env(repo)
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dvc", "repro", "tokenize"],

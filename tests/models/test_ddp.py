@@ -4,7 +4,6 @@ weights; the train stage runs under `trainer=ddp` and writes its outputs once.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -17,7 +16,7 @@ from tests.models.test_train_stage import batches_per_epoch, train
 
 def test_two_cpu_processes_agree_on_the_weights(tmp_path, tokenized):
     data, vocab = tokenized
-    env = child_env(PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    env = child_env(ROOT)
     result = subprocess.run(
         [sys.executable, "tests/models/ddp_run.py", data, str(tmp_path), str(vocab)],
         cwd=ROOT,

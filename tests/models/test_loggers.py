@@ -37,7 +37,7 @@ def test_a_run_that_joins_another_process_wandb_service_lands_in_its_own_folder(
     subprocess.run(
         [sys.executable, "-c", CHILD],
         cwd=child,
-        env=child_env(PYTHONPATH=str(ROOT / "src"), WANDB_SILENT="true"),
+        env=child_env(ROOT, WANDB_SILENT="true"),
         check=True,
         timeout=300,
     )

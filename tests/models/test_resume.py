@@ -53,7 +53,7 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(
     run = tmp_path / "interrupted"
     run.mkdir()
     args = stage_args(run, data, "attention", *SETTINGS)
-    env = child_env(PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]), WANDB_SILENT="true")
+    env = child_env(ROOT, WANDB_SILENT="true")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.train", *args],
         cwd=ROOT,
