@@ -33,9 +33,15 @@ def load_params(path: Path) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def own_wandb_service() -> None:
+    """Make this process start a W&B service of its own (module docstring). For the entry of a
+    process: it changes this process's environment."""
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
     """Run a stage's `main`; exit 1 with the message alone on an input or config error."""
-    os.environ.pop("WANDB_SERVICE", None)  # this stage's own W&B service (module docstring)
+    own_wandb_service()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
     )

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.errors import NmtBottleneckError
 from pipelines import evaluate, tokenize, train
+from pipelines.stage import own_wandb_service
 
 log = logging.getLogger("nmt_bottleneck")
 
@@ -105,6 +106,7 @@ def summarize(sweep_dir: Path) -> None:
 
 
 def cli() -> None:
+    own_wandb_service()  # a sweep killed in a notebook's terminal must not strand its runs there
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         main()
