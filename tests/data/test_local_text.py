@@ -49,6 +49,13 @@ def run_download(tmp_path: Path, params: Path) -> tuple[Path, Path]:
     return out, manifest
 
 
+@pytest.fixture(autouse=True)
+def _restore_wandb_service(monkeypatch):
+    """These tests call `stage.run` in the pytest process, and `run` drops WANDB_SERVICE (a
+    stage's own W&B service); monkeypatch puts it back afterwards for the later tests."""
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+
+
 def expect_failure(tmp_path: Path, params: Path, caplog, *fragments: str) -> str:
     """Run the stage as DVC does (through `stage.run`), expect exit 1 with every fragment in the
     message, and no output, not even a temporary one, left behind."""
