@@ -10,14 +10,15 @@ import torch
 from torch import nn
 
 from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.initialization import initialize
-from tests.models.test_invariants import PAD, VARIANTS, make_model
+from tests.models.test_invariants import PAD, VARIANTS, E, V, make_model
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_uniform_draws_every_parameter_within_the_range(variant):
     torch.manual_seed(0)
-    model = make_model(variant)
+    model = make_model(variant, init="pytorch")
     initialize(model, "uniform", 0.05, "variants.x.arch")
     values = torch.cat([p.detach().flatten() for p in model.parameters()])
     pads = [m.weight[PAD] for m in model.modules() if isinstance(m, nn.Embedding)]
@@ -30,7 +31,7 @@ def test_uniform_draws_every_parameter_within_the_range(variant):
 
 def test_pytorch_keeps_each_layers_default():
     torch.manual_seed(0)
-    model = make_model("attention")
+    model = make_model("attention", init="pytorch")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     initialize(model, "pytorch", 0.1, "variants.x.arch")
     for name, value in model.state_dict().items():
@@ -39,11 +40,23 @@ def test_pytorch_keeps_each_layers_default():
     assert float(embedding.std()) == pytest.approx(1.0, rel=0.2)  # N(0, 1), not U(-r, r)
 
 
+def test_uniform_keeps_tied_embeddings_tied_with_a_zero_pad_row():
+    torch.manual_seed(0)
+    decoder = Decoder(V, E, 20, "gru", 1, 20, 20, E, True, True, 0.0, PAD)
+    initialize(decoder, "uniform", 0.1, "variants.x.arch")
+    assert decoder.out.weight is decoder.embed.weight
+    assert bool((decoder.embed.weight[PAD] == 0).all())
+    assert float(decoder.embed.weight.abs().max()) <= 0.1
+    rows = decoder.embed.weight[PAD + 1 :]
+    assert float(rows.std()) == pytest.approx(0.1 / math.sqrt(3), rel=0.1)
+
+
 @pytest.mark.parametrize(
     ("init", "init_range", "message"),
     [
         ("normal", 0.1, r"variants\.x\.arch\.init = 'normal'; valid options: uniform, pytorch"),
-        ("uniform", 0.0, r"variants\.x\.arch\.init_range = 0\.0; it must be > 0"),
+        ("uniform", 0.0, r"variants\.x\.arch\.init_range = 0\.0; it must be a number > 0"),
+        ("uniform", "0.1", r"variants\.x\.arch\.init_range = '0\.1'; it must be a number > 0"),
     ],
 )
 def test_bad_settings_name_the_key(init, init_range, message):
