@@ -16,6 +16,7 @@ from nmt_bottleneck.models import context as context_module
 from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
 from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.encoder import Encoder
+from nmt_bottleneck.models.initialization import INITS, initialize
 from nmt_bottleneck.models.seq2seq import Seq2Seq
 
 V, E, H, PAD, BOS = 23, 16, 24, 0, 2
@@ -31,7 +32,9 @@ def make_model(
     layers: int = 1,
     maxout: bool = True,
     vocab: int = V,
+    init: str = "uniform",
 ) -> Seq2Seq:
+    """A small model of `variant`, initialized by `init` (the shipped default: uniform 0.1)."""
     encoder = Encoder(vocab, E, H, cell, bidirectional, layers, 0.0, PAD)
     d = encoder.out_size
     context = {
@@ -42,7 +45,9 @@ def make_model(
     decoder = Decoder(
         vocab, E, H, cell, layers, context.size, context.summary_size, 14, maxout, False, 0.0, PAD
     )
-    return Seq2Seq(encoder, context, decoder)
+    model = Seq2Seq(encoder, context, decoder)
+    initialize(model, init, 0.1, "arch")
+    return model
 
 
 def make_batch(seed: int, batch: int = 4, src_len: int = 9, tgt_len: int = 7):
@@ -77,11 +82,12 @@ def test_output_shapes(variant, cell):
         assert out.attention is None
 
 
+@pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_every_parameter_gets_a_finite_gradient(variant, cell):
+def test_every_parameter_gets_a_finite_gradient(variant, cell, init):
     torch.manual_seed(0)
-    model = make_model(variant, cell, layers=2)
+    model = make_model(variant, cell, layers=2, init=init)
     loss = loss_of(model, *make_batch(1))
     assert torch.isfinite(loss)
     loss.backward()
@@ -236,10 +242,11 @@ def test_teacher_forcing_equals_step_by_step(variant, cell):
         torch.testing.assert_close(torch.stack(weights, dim=1), full.attention)
 
 
+@pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_each_variant_overfits_a_tiny_batch(variant):
+def test_each_variant_overfits_a_tiny_batch(variant, init):
     torch.manual_seed(0)
-    model = make_model(variant)
+    model = make_model(variant, init=init)
     batch = make_batch(6)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(200):
