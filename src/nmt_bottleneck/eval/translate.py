@@ -72,7 +72,7 @@ def load_model(model_dir: Path) -> tuple[Seq2Seq, dict]:
     config = OmegaConf.load(config_path)
     d = config.derived
     model = build_seq2seq(
-        config.arch, d.src_vocab, d.tgt_vocab, f"{model_dir}/config.yaml", d.max_src_len
+        config.arch, d.src_vocab, d.tgt_vocab, f"{model_dir}/config.yaml: arch", d.max_src_len
     )
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval(), OmegaConf.to_container(config)
