@@ -152,7 +152,7 @@ def log_to_wandb(params, args, drawn: dict) -> None:
     """The figures and the per-bucket table as a W&B run `report` in the experiment's group."""
     import wandb
 
-    logs = Path("logs").absolute()  # a joined W&B service would resolve it from its own cwd
+    logs = args.logs.absolute()  # a joined W&B service would resolve it from its own cwd
     logs.mkdir(exist_ok=True)
     run_ = wandb.init(
         project=params.logger.project,
@@ -189,6 +189,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--csv", type=Path, required=True)
     parser.add_argument("--figures", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="report.md")
+    parser.add_argument("--logs", type=Path, default=Path("logs"), help="W&B folder, as train's")
     return parser.parse_args(argv)
 
 
