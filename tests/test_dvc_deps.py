@@ -112,6 +112,5 @@ def test_the_import_walk_finds_a_module_imported_inside_a_function(tmp_path, mon
     (tmp_path / "pipelines" / "b.py").write_text("import pipelines.c\n")
     (tmp_path / "pipelines" / "c.py").write_text("import os\n")
     monkeypatch.setitem(PACKAGES, "pipelines", tmp_path)
-    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
     found = {p.name for p in stage_code("pipelines.a")}
     assert found == {"__init__.py", "a.py", "b.py", "c.py"}
