@@ -99,6 +99,7 @@ def score(
                 "bleu": round(b.bleu, 4),
                 "ci_lo": round(b.ci_lo, 4),
                 "ci_hi": round(b.ci_hi, 4),
+                "length_ratio": round(b.length_ratio, 4),
             }
             for b in by_bucket
         ],

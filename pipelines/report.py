@@ -27,7 +27,10 @@ from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck")
 
-CSV_COLUMNS = ["test_set", "variant", "bucket_lo", "bucket_hi", "n", "bleu", "ci_lo", "ci_hi"]
+CSV_COLUMNS = [
+    *["test_set", "variant", "bucket_lo", "bucket_hi", "n", "bleu", "ci_lo", "ci_hi"],
+    "length_ratio",  # output / reference length in the bucket; below 1 BLEU's brevity penalty
+]
 GROWTH_L = (10, 30, 50, 80, 120)  # concat_states' parameters shown at these L too
 
 
@@ -94,6 +97,7 @@ def gather_curves(details: dict, test_sets: list[str]) -> dict[str, list[figures
                     [x["bleu"] for x in b],
                     [x["ci_lo"] for x in b],
                     [x["ci_hi"] for x in b],
+                    [x["length_ratio"] for x in b],
                 )
             )
     return curves
@@ -105,11 +109,11 @@ def bleu_csv(curves: dict[str, list[figures.Curve]]) -> str:
     writer.writerow(CSV_COLUMNS)
     for name, cs in curves.items():
         for c in cs:
-            for label, n, bleu, lo, hi in zip(
-                c.labels, c.counts, c.bleu, c.ci_lo, c.ci_hi, strict=True
+            for label, n, bleu, lo, hi, ratio in zip(
+                c.labels, c.counts, c.bleu, c.ci_lo, c.ci_hi, c.length_ratio, strict=True
             ):
                 first, _, last = label.rstrip("+").partition("-")
-                writer.writerow([name, c.variant, first, last, n, bleu, lo, hi])
+                writer.writerow([name, c.variant, first, last, n, bleu, lo, hi, ratio])
     return out.getvalue()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
+from sacrebleu.metrics import BLEU
 
 from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
 from tests.wandb_log import summarize
@@ -249,15 +250,17 @@ def check_evaluation_and_report(repo: Path) -> None:
             [hyps[i] for i in chosen], [refs[i] for i in chosen], repo.parent / f"{v}b"
         )
         assert bucket["bleu"] == bucket_bleu
+        scored = BLEU().corpus_score([hyps[i] for i in chosen], [[refs[i] for i in chosen]])
+        assert bucket["length_ratio"] == round(scored.sys_len / scored.ref_len, 4)
     rows = (repo / "reports/bleu_by_length.csv").read_text().splitlines()
-    assert rows[0] == "test_set,variant,bucket_lo,bucket_hi,n,bleu,ci_lo,ci_hi"
+    assert rows[0] == "test_set,variant,bucket_lo,bucket_hi,n,bleu,ci_lo,ci_hi,length_ratio"
     buckets = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
         "buckets"
     ]
     assert len(rows) == 1 + len(VARIANTS) * len(buckets)
     for row in rows[1:]:
-        *_, bleu, ci_lo, ci_hi = row.split(",")
-        assert float(ci_lo) <= float(bleu) <= float(ci_hi)
+        *_, bleu, ci_lo, ci_hi, ratio = row.split(",")
+        assert float(ci_lo) <= float(bleu) <= float(ci_hi) and float(ratio) >= 0
     assert rows[-1].split(",")[3] == ""  # the last bucket is open
     for name in ("bleu_vs_length.png", "bleu_vs_length.svg", "bleu_vs_length_test.png"):
         assert (repo / "reports/figures" / name).stat().st_size > 0
@@ -265,6 +268,13 @@ def check_evaluation_and_report(repo: Path) -> None:
     report = (repo / "reports/report.md").read_text()
     assert "## Overall" in report and "figures/bleu_vs_length_test.png" in report
     assert all(f"| {v} | test |" in report for v in VARIANTS)
+    ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading and a table
+    assert f"output {ratio:.2f} of the reference length" in report
+    assert f"| {buckets[-1]['label']} |" in report.split("Output length over reference")[1]
+    base = read_json(repo / "reports/eval/final_state.details.json")["test_sets"]["test"]
+    pairs = zip(buckets, base["buckets"], strict=True)
+    gains = [f"{a['bleu'] / b['bleu']:.1f}x" if b["bleu"] else "-" for a, b in pairs]
+    assert f"attention's BLEU over final_state's, bucket by bucket: {', '.join(gains)}." in report
     facts = read_json(repo / "reports/train/attention.json")
     assert facts["epochs"] > 0 and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
     significance = read_json(repo / "reports/significance.json")["test_sets"]["test"]

@@ -5,6 +5,7 @@ estimate and are seeded, input errors, and the paired bootstrap test equals `--p
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -103,6 +104,18 @@ def test_bucket_bleu_equals_the_command_line_on_that_buckets_lines(corpus, tmp_p
     subset = BLEU().corpus_score([corpus.hyps[i] for i in rows], [[corpus.refs[i] for i in rows]])
     assert target.bleu == subset.score
     assert target.ci_lo <= target.bleu <= target.ci_hi
+    assert target.length_ratio == subset.sys_len / subset.ref_len == subset.ratio
+
+
+def test_an_empty_bucket_is_nan_and_its_neighbours_are_scored():
+    srcs = ["one two", "one two three four five six seven eight nine ten eleven twelve"]
+    hyps = ["le chat noir", "le chien est dans la maison bleue"]
+    refs = ["le chat noir dort", "le chien est dans la maison"]
+    first, empty, last = bucket_scores(hyps, refs, srcs, make_buckets([5, 10]), n_samples=20)
+    assert (first.n, empty.n, last.n) == (1, 0, 1)
+    assert all(math.isnan(x) for x in (empty.bleu, empty.ci_lo, empty.ci_hi, empty.length_ratio))
+    assert first.length_ratio == 3 / 4 and last.length_ratio == 7 / 6
+    assert last.bleu == BLEU().corpus_score(hyps[1:], [refs[1:]]).score
 
 
 def test_summed_sentence_stats_give_exactly_corpus_bleu(corpus):

@@ -52,6 +52,7 @@ class BucketScore(NamedTuple):
     bleu: float  # corpus BLEU over the bucket's sentences; NaN if the bucket is empty
     ci_lo: float
     ci_hi: float
+    length_ratio: float  # hypothesis / reference length (sacrebleu's `ratio`); NaN if empty
 
 
 class PairedResult(NamedTuple):
@@ -166,7 +167,11 @@ def bucket_scores(
     level: float = 0.95,
 ) -> list[BucketScore]:
     """Corpus BLEU and its bootstrap CI over each bucket's sentences, the bucket chosen by the
-    raw source's `word_count`. An empty bucket gets n = 0 and NaN scores."""
+    raw source's `word_count`. An empty bucket gets n = 0 and NaN scores.
+
+    `length_ratio` is sacrebleu's `ratio` over the bucket: summed hypothesis length over summed
+    reference length, in 13a tokens. Below 1, BLEU's brevity penalty applies, so it tells a
+    bucket whose outputs stop early from one whose words are wrong."""
     check_aligned(srcs, refs, "sources", "references")
     _check_bootstrap_args(n_samples, level)
     stats = sentence_stats(hyps, refs)
@@ -176,10 +181,12 @@ def bucket_scores(
         rows = stats[index == i]
         if len(rows) == 0:
             log.warning("length bucket %s has no sentences: BLEU is NaN", bucket.label)
-            out.append(BucketScore(bucket, 0, math.nan, math.nan, math.nan))
+            out.append(BucketScore(bucket, 0, math.nan, math.nan, math.nan, math.nan))
             continue
         lo, hi = _ci_from_stats(rows, n_samples, seed, level)
-        out.append(BucketScore(bucket, len(rows), bleu_from_stats(rows.sum(0)), lo, hi))
+        summed = rows.sum(0)
+        ratio = summed[0] / summed[1] if summed[1] else math.nan
+        out.append(BucketScore(bucket, len(rows), bleu_from_stats(summed), lo, hi, float(ratio)))
     return out
 
 

@@ -32,6 +32,7 @@ class Curve(NamedTuple):
     bleu: list[float]
     ci_lo: list[float]
     ci_hi: list[float]
+    length_ratio: list[float]  # output / reference length per bucket (tables, not drawn)
 
 
 def save(fig, path: Path) -> list[Path]:

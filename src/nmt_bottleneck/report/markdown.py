@@ -24,6 +24,13 @@ class Inputs(NamedTuple):
     growth_rows: list[tuple[int, int]]  # (L, parameters)
 
 
+LENGTHS_NOTE = (
+    "Output length over reference length, per bucket (sacrebleu's `ratio`, in 13a tokens). "
+    "Below 1 BLEU's brevity penalty lowers the score: the translations stop early, which is "
+    "not the same failure as wrong words."
+)
+
+
 def fmt(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -118,6 +125,19 @@ def buckets(inputs: Inputs, name: str) -> str:
     return table(header + [f"p {v} vs baseline" for v in sig], rows)
 
 
+def lengths(inputs: Inputs, name: str) -> str:
+    """Output length over reference length per bucket and variant (sacrebleu's ratio)."""
+    variants = [v for v, d in inputs.details.items() if d and name in d["test_sets"]]
+    if not variants:
+        return ""
+    per = {v: inputs.details[v]["test_sets"][name]["buckets"] for v in variants}
+    rows = [
+        [b["label"], *(fmt(per[v][k].get("length_ratio")) for v in variants)]
+        for k, b in enumerate(per[variants[0]])
+    ]
+    return table(["source words", *variants], rows)
+
+
 def cost(inputs: Inputs) -> str:
     rows = []
     for v, f in inputs.facts.items():
@@ -156,10 +176,12 @@ def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
         c = curve(inputs, v, name)
         if c:
             peak = max(c, key=lambda b: b["bleu"])
+            ratio = c[-1].get("length_ratio")
+            short = "" if ratio is None else f"; output {ratio:.2f} of the reference length there"
             lines.append(
                 f"- `{v}`: best {peak['bleu']:.1f} BLEU at {peak['label']} words, "
                 f"{c[-1]['bleu']:.1f} at {c[-1]['label']} "
-                f"({(c[-1]['bleu'] / peak['bleu'] - 1) * 100 if peak['bleu'] else 0:+.0f}%)."
+                f"({(c[-1]['bleu'] / peak['bleu'] - 1) * 100 if peak['bleu'] else 0:+.0f}%{short})."
             )
     long = [k for k, b in enumerate(base) if b["lo"] > long_from]
     above = [k for k in long if attn[k]["ci_lo"] > base[k]["ci_hi"]]
@@ -168,6 +190,14 @@ def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
     lines.append(
         f"- Beyond {long_from} words, attention's 95% interval lies wholly above final_state's "
         f"in {len(above)} of {len(long)} buckets."
+    )
+    gains = [
+        f"{a['bleu'] / b['bleu']:.1f}x" if b["bleu"] else "-"
+        for a, b in zip(attn, base, strict=True)
+    ]
+    lines.append(
+        f"- attention's BLEU over final_state's, bucket by bucket: {', '.join(gains)}. Both "
+        "translate the same sentences, so how hard each bucket is cancels out."
     )
     if falls and holds and long and len(above) == len(long):
         verdict = "The paper's shape appears: final_state falls with length, attention holds."
@@ -196,6 +226,7 @@ def render(inputs: Inputs) -> str:
     for name, figure in inputs.figures.items():
         parts += ["", f"## BLEU by source length: `{name}`", "", f"![BLEU vs length]({figure})"]
         parts += ["", buckets(inputs, name), "", "Reading:", "", reading(inputs, name)]
+        parts += ["", LENGTHS_NOTE, "", lengths(inputs, name)]
     parts += [
         "",
         "Buckets with fewer sentences than `eval.min_bucket` are merged into a neighbour. "
