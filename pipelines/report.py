@@ -27,10 +27,8 @@ from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck")
 
-CSV_COLUMNS = [
-    *["test_set", "variant", "bucket_lo", "bucket_hi", "n", "bleu", "ci_lo", "ci_hi"],
-    "length_ratio",  # output / reference length in the bucket; below 1 BLEU's brevity penalty
-]
+# length_ratio: output / reference length in the bucket (below 1, BLEU's brevity penalty)
+CSV_COLUMNS = "test_set variant bucket_lo bucket_hi n bleu ci_lo ci_hi length_ratio".split()
 GROWTH_L = (10, 30, 50, 80, 120)  # concat_states' parameters shown at these L too
 
 

@@ -259,8 +259,11 @@ def check_evaluation_and_report(repo: Path) -> None:
     ]
     assert len(rows) == 1 + len(VARIANTS) * len(buckets)
     for row in rows[1:]:
-        *_, bleu, ci_lo, ci_hi, ratio = row.split(",")
-        assert float(ci_lo) <= float(bleu) <= float(ci_hi) and float(ratio) >= 0
+        test_set, variant, lo, _, _, bleu, ci_lo, ci_hi, ratio = row.split(",")
+        assert float(ci_lo) <= float(bleu) <= float(ci_hi)
+        details = read_json(repo / f"reports/eval/{variant}.details.json")["test_sets"][test_set]
+        bucket = next(b for b in details["buckets"] if b["lo"] == int(lo))
+        assert (float(bleu), float(ratio)) == (bucket["bleu"], bucket["length_ratio"])
     assert rows[-1].split(",")[3] == ""  # the last bucket is open
     for name in ("bleu_vs_length.png", "bleu_vs_length.svg", "bleu_vs_length_test.png"):
         assert (repo / "reports/figures" / name).stat().st_size > 0
@@ -268,9 +271,16 @@ def check_evaluation_and_report(repo: Path) -> None:
     report = (repo / "reports/report.md").read_text()
     assert "## Overall" in report and "figures/bleu_vs_length_test.png" in report
     assert all(f"| {v} | test |" in report for v in VARIANTS)
-    ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading and a table
-    assert f"output {ratio:.2f} of the reference length" in report
-    assert f"| {buckets[-1]['label']} |" in report.split("Output length over reference")[1]
+    ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading
+    assert f"; output/reference length {ratio:.2f} there)." in report
+    table = report.split("Output length over reference")[1]
+    per_variant = [
+        read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test"]["buckets"]
+        for v in VARIANTS
+    ]
+    for k, b in enumerate(buckets):
+        cells = " | ".join(format(bs[k]["length_ratio"], ".2f") for bs in per_variant)
+        assert f"| {b['label']} | {cells} |" in table
     base = read_json(repo / "reports/eval/final_state.details.json")["test_sets"]["test"]
     pairs = zip(buckets, base["buckets"], strict=True)
     gains = [f"{a['bleu'] / b['bleu']:.1f}x" if b["bleu"] else "-" for a, b in pairs]

@@ -52,7 +52,7 @@ class BucketScore(NamedTuple):
     bleu: float  # corpus BLEU over the bucket's sentences; NaN if the bucket is empty
     ci_lo: float
     ci_hi: float
-    length_ratio: float  # hypothesis / reference length (sacrebleu's `ratio`); NaN if empty
+    length_ratio: float  # hypothesis / reference length (sacrebleu's `ratio`); see bucket_scores
 
 
 class PairedResult(NamedTuple):
@@ -171,7 +171,8 @@ def bucket_scores(
 
     `length_ratio` is sacrebleu's `ratio` over the bucket: summed hypothesis length over summed
     reference length, in 13a tokens. Below 1, BLEU's brevity penalty applies, so it tells a
-    bucket whose outputs stop early from one whose words are wrong."""
+    bucket whose outputs stop early from one whose words are wrong. NaN where the references
+    have no tokens (sacrebleu prints 0 there, which would read as empty outputs)."""
     check_aligned(srcs, refs, "sources", "references")
     _check_bootstrap_args(n_samples, level)
     stats = sentence_stats(hyps, refs)
