@@ -26,7 +26,7 @@ class Inputs(NamedTuple):
 
 LENGTHS_NOTE = (
     "Output length over reference length, per bucket (sacrebleu's `ratio`, in 13a tokens). "
-    "Below 1 BLEU's brevity penalty lowers the score: the translations stop early, which is "
+    "Below 1, BLEU's brevity penalty lowers the score: the translations stop early, which is "
     "not the same failure as wrong words."
 )
 
