@@ -176,11 +176,11 @@ def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
         c = curve(inputs, v, name)
         if c:
             peak = max(c, key=lambda b: b["bleu"])
-            short = f"; output/reference length {c[-1]['length_ratio']:.2f} there"
+            fall = (c[-1]["bleu"] / peak["bleu"] - 1) * 100 if peak["bleu"] else 0
             lines.append(
                 f"- `{v}`: best {peak['bleu']:.1f} BLEU at {peak['label']} words, "
-                f"{c[-1]['bleu']:.1f} at {c[-1]['label']} "
-                f"({(c[-1]['bleu'] / peak['bleu'] - 1) * 100 if peak['bleu'] else 0:+.0f}%{short})."
+                f"{c[-1]['bleu']:.1f} at {c[-1]['label']} ({fall:+.0f}%; output/reference "
+                f"length {c[-1]['length_ratio']:.2f} there)."
             )
     long = [k for k, b in enumerate(base) if b["lo"] > long_from]
     above = [k for k in long if attn[k]["ci_lo"] > base[k]["ci_hi"]]
