@@ -127,15 +127,15 @@ def buckets(inputs: Inputs, name: str) -> str:
 
 def lengths(inputs: Inputs, name: str) -> str:
     """Output length over reference length per bucket and variant (sacrebleu's ratio)."""
-    variants = [v for v, d in inputs.details.items() if d and name in d["test_sets"]]
-    if not variants:
+    per = {v: c for v in inputs.details if (c := curve(inputs, v, name))}
+    if not per:
         return ""
-    per = {v: inputs.details[v]["test_sets"][name]["buckets"] for v in variants}
+    first = next(iter(per.values()))
     rows = [
-        [b["label"], *(fmt(per[v][k]["length_ratio"]) for v in variants)]
-        for k, b in enumerate(per[variants[0]])
+        [b["label"], *(fmt(c[k]["length_ratio"]) for c in per.values())]
+        for k, b in enumerate(first)
     ]
-    return table(["source words", *variants], rows)
+    return table(["source words", *per], rows)
 
 
 def cost(inputs: Inputs) -> str:
