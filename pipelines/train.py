@@ -11,13 +11,21 @@ import argparse
 import json
 import logging
 import resource
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    ProgressBar,
+    RichProgressBar,
+    TQDMProgressBar,
+)
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
@@ -157,9 +165,22 @@ def build_trainer(params, args, config: dict, run_id: str) -> tuple[L.Trainer, M
             checkpoint,
             EarlyStopping("val/loss", patience=train.patience),
             LearningRateMonitor("step"),
+            progress_bar(train.log_every_steps),
         ],
     )
     return trainer, checkpoint
+
+
+def progress_bar(refresh_every: int) -> ProgressBar:
+    """In a terminal, Lightning's default bar (Rich's, where rich is installed). Anywhere else
+    (`dvc repro > log`, `dvc queue logs`, CI) Rich draws nothing until training ends, so there
+    tqdm's bar, redrawn every `refresh_every` steps: a log file shows it as it goes."""
+    if not sys.stdout.isatty():
+        return TQDMProgressBar(refresh_rate=refresh_every)
+    try:
+        return RichProgressBar()
+    except ModuleNotFoundError:
+        return TQDMProgressBar()
 
 
 def data_fingerprint(data: Path) -> str:

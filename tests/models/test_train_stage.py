@@ -4,14 +4,19 @@ torch.load(weights_only=True), the facts, and a real offline W&B run that holds 
 from __future__ import annotations
 
 import json
+import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
 
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.models.build import build_seq2seq
+from pipelines.train import progress_bar
 from tests.conftest import run_module
 from tests.wandb_log import summarize
 
@@ -74,6 +79,9 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     # Small batches, so the 8 steps are part of an epoch (Lightning's current_epoch reads 1).
     result, out = train(tmp_path, tokenized, "attention", "train.max_tokens=300")
     assert result.returncode == 0, result.stderr[-3000:]
+    # stdout is a pipe, as under `dvc queue logs`: the bar is drawn as training goes, every
+    # log_every_steps (2) steps, not once at the end.
+    assert {"2", "4", "6", "8"} <= set(re.findall(r"\b(\d)/8\b", result.stdout))
     facts = json.loads((out / "facts.json").read_text())
     assert facts == json.loads((tmp_path / "attention.json").read_text())
     assert facts["steps"] == 8
@@ -103,6 +111,19 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     assert any("train/loss" in row for row in run["history"])
     assert run["summary"]["params/total"] == facts["parameters"]["total"]
     assert run["config"]["variant"] == "attention"
+
+
+def test_a_terminal_gets_richs_bar_and_anything_else_tqdms(monkeypatch):
+    _, terminal = os.openpty()
+    with os.fdopen(terminal, "w") as tty:
+        monkeypatch.setattr(sys, "stdout", tty)
+        assert isinstance(progress_bar(5), RichProgressBar)
+    _, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as pipe:
+        monkeypatch.setattr(sys, "stdout", pipe)
+        bar = progress_bar(5)
+        assert type(bar) is TQDMProgressBar
+        assert bar.refresh_rate == 5
 
 
 def test_an_unknown_variant_lists_the_valid_ones(tmp_path, tokenized):
