@@ -100,13 +100,14 @@ class LocalTextSource:
         return found[0]
 
 
-def read_lines(path: Path, max_line_chars: int) -> list[str]:
-    """All lines of a UTF-8 text file (gzip if the name ends in .gz), without line ends.
+def decode_lines(raw: bytes, name: str | Path) -> list[str]:
+    """`raw` as UTF-8 text, split into lines without their ends; `name` (a path, "<stdin>") is
+    for the error.
 
-    Only "\\n" ends a line (a trailing "\\r" is removed); Unicode separators such as U+2028 stay
-    inside their sentence, so the line numbering matches `wc -l` and any editor.
+    Only "\\n" ends a line (a trailing "\\r" is removed, as is a leading byte-order mark); Unicode
+    separators such as U+2028 stay inside their sentence, so the line numbering matches `wc -l`
+    and any editor.
     """
-    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -114,16 +115,21 @@ def read_lines(path: Path, max_line_chars: int) -> list[str]:
         column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
         bad = raw[e.start : e.start + 4]
         raise DataError(
-            f"{path}: line {line_no}, byte {column} is not valid UTF-8 ({bad!r}). Fix: convert "
-            "the file to UTF-8, e.g. `iconv -f latin1 -t utf-8 in > out` if it is Latin-1."
+            f"{name}: line {line_no}, byte {column} is not valid UTF-8 ({bad!r}). Fix: convert "
+            "the text to UTF-8, e.g. `iconv -f latin1 -t utf-8 in > out` if it is Latin-1."
         ) from None
-    text = text.removeprefix("\ufeff")
-    lines = text.split("\n")
+    lines = text.removeprefix("\ufeff").split("\n")
     if lines[-1] == "":
         lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def read_lines(path: Path, max_line_chars: int) -> list[str]:
+    """All lines of a UTF-8 text file (gzip if the name ends in .gz), as `decode_lines` splits
+    them."""
+    lines = decode_lines(read_bytes(path), path)
     if not lines:
         raise DataError(f"{path}: the file is empty. Fix: point the data config at a real corpus.")
-    lines = [line.removesuffix("\r") for line in lines]
     if max(map(len, lines)) > max_line_chars:
         n, line = next((i, s) for i, s in enumerate(lines, 1) if len(s) > max_line_chars)
         raise DataError(
