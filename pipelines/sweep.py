@@ -20,7 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt_bottleneck.errors import NmtBottleneckError
+from nmt_bottleneck.errors import ConfigError, DataError, NmtBottleneckError
 from pipelines import evaluate, tokenize, train
 from pipelines.stage import own_wandb_service
 
@@ -37,14 +37,47 @@ def job_params(cfg: DictConfig, variant: str, out: Path) -> Path:
     return path
 
 
-def tokenized(cfg: DictConfig, params: Path) -> Path:
-    """data/sweep/<hash of the data and tokenizer settings>: tokenized once, then reused."""
+def corpus_fingerprints(cfg: DictConfig) -> dict[str, str]:
+    """The `datasets` fingerprint of each split of `sweep.corpus`, after checking that the
+    download stage's manifest says it holds the data the sweep composes. The corpus is the one
+    `dvc repro download` made from params.yaml, not from the sweep's `data=`: a sweep on another
+    corpus would train on one and name the other."""
+    corpus, manifest_path = Path(cfg.sweep.corpus), Path(cfg.sweep.manifest)
+    if not (corpus / "dataset_dict.json").is_file() or not manifest_path.is_file():
+        raise DataError(
+            f"{corpus} or {manifest_path}: missing; the sweep jobs share the download stage's "
+            "corpus. Fix: run `dvc repro download` first."
+        )
+    manifest = json.loads(manifest_path.read_text())
+    held = (manifest["data"], manifest["src_lang"], manifest["tgt_lang"])
+    composed = (cfg.data.name, cfg.data.src_lang, cfg.data.tgt_lang)
+    if held != composed:
+        raise ConfigError(
+            f"{corpus} holds {held[0]} ({held[1]}-{held[2]}, says {manifest_path}), but the "
+            f"sweep composes data={composed[0]} ({composed[1]}-{composed[2]}). Fix: add "
+            f"data={held[0]} to the sweep, or download that corpus first: set `data` in "
+            "conf/config.yaml, then `make params && dvc repro download`."
+        )
+    splits = json.loads((corpus / "dataset_dict.json").read_text())["splits"]
+    return {
+        split: json.loads((corpus / split / "state.json").read_text())["_fingerprint"]
+        for split in splits
+    }
+
+
+def cache_key(cfg: DictConfig) -> str:
+    """What tokenizing depends on: the corpus, the data and the tokenizer settings, hashed."""
     settings = (
+        corpus_fingerprints(cfg),
         OmegaConf.to_container(cfg.data, resolve=True),
         OmegaConf.to_container(cfg.tokenizer, resolve=True),
     )
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    where = Path(cfg.sweep.cache) / digest
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def tokenized(cfg: DictConfig, params: Path) -> Path:
+    """data/sweep/<cache_key>: tokenized once, then reused."""
+    where = Path(cfg.sweep.cache) / cache_key(cfg)
     if not (where / "stats.json").is_file():  # written last: its presence means complete
         where.mkdir(parents=True, exist_ok=True)
         tokenize.main(
@@ -59,6 +92,16 @@ def tokenized(cfg: DictConfig, params: Path) -> Path:
 
 @hydra.main(config_path="../conf", config_name="sweep", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
+    """One job. Our errors end the sweep with their message: Hydra would print the traceback of
+    any exception that leaves the job, and SystemExit passes through it."""
+    try:
+        return run_job(cfg)
+    except NmtBottleneckError as e:
+        log.error("%s", e)
+        raise SystemExit(1) from None
+
+
+def run_job(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     variant, out = hc.runtime.choices["model"], Path(hc.runtime.output_dir)
     params = job_params(cfg, variant, out)
@@ -108,11 +151,7 @@ def summarize(sweep_dir: Path) -> None:
 def cli() -> None:
     own_wandb_service()  # a sweep killed in a notebook's terminal must not strand its runs there
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        main()
-    except NmtBottleneckError as e:
-        log.error("%s", e)
-        raise SystemExit(1) from None
+    main()
 
 
 if __name__ == "__main__":
