@@ -16,9 +16,11 @@ GOOD = "The House met at two.\n"
 BAD = "Des voix: r\xe9gl\xe9.".encode("latin-1")  # Latin-1 bytes: not UTF-8
 
 
-def translate_command(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+def translate_command(
+    *args: str, stdin: bytes = b"", model: str = "no/such/model"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.translate", "--model", "no/such/model", *args],
+        [sys.executable, "-m", "pipelines.translate", "--model", model, *args],
         cwd=ROOT,
         env=child_env(ROOT),
         input=stdin,
@@ -58,3 +60,18 @@ def test_output_line_n_translates_input_line_n(tmp_path):
     lines = read_input(tmp_path / "in.en")
     assert lines == ["One\u2028sentence.", "Two\x0cparts, one line.", "Three."]
     assert len(lines) == text.count("\n") != len(text.splitlines())
+
+
+def test_a_model_path_without_a_model_lists_the_trained_ones(tmp_path):
+    for variant in ("attention", "final_state"):
+        (tmp_path / "models" / variant).mkdir(parents=True)
+        (tmp_path / "models" / variant / "model.pt").write_bytes(b"")
+    (tmp_path / "in.en").write_text(GOOD)
+    model = str(tmp_path / "models/attn")
+    result = translate_command("--input", str(tmp_path / "in.en"), model=model)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    listed = f"{tmp_path}/models/attention, {tmp_path}/models/final_state"
+    assert "models/attn: no trained model (config.yaml and model.pt)" in stderr
+    assert f"trained models beside it: {listed}." in stderr
+    assert "`dvc repro train@attn`" in stderr

@@ -65,8 +65,10 @@ def load_model(model_dir: Path) -> tuple[Seq2Seq, dict]:
     model_dir = Path(model_dir)
     config_path, weights = model_dir / "config.yaml", model_dir / "model.pt"
     if not config_path.is_file() or not weights.is_file():
+        trained = sorted(str(p.parent) for p in model_dir.parent.glob("*/model.pt"))
         raise DataError(
-            f"{model_dir}: no trained model (config.yaml and model.pt). Fix: run "
+            f"{model_dir}: no trained model (config.yaml and model.pt); trained models beside "
+            f"it: {', '.join(trained) or 'none'}. Fix: give one of those, or train this one: "
             f"`dvc repro train@{model_dir.name}`."
         )
     config = OmegaConf.load(config_path)
