@@ -270,6 +270,9 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert list((repo / "reports/figures").glob("attention_attention_test_*.png"))
     report = (repo / "reports/report.md").read_text()
     assert "## Overall" in report and "figures/bleu_vs_length_test.png" in report
+    decode = read_json(repo / "reports/eval/attention.details.json")["decode"]
+    assert decode["search"] == "greedy"  # smoke: no beam size or length penalty to show
+    assert f"- Decoding: greedy search, max length ratio {decode['max_len_ratio']}.\n" in report
     assert all(f"| {v} | test |" in report for v in VARIANTS)
     ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading
     assert f"; output/reference length {ratio:.2f} there)." in report

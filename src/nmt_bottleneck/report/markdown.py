@@ -51,6 +51,16 @@ def missing(inputs: Inputs) -> list[str]:
     return out
 
 
+def search(decode: dict) -> str:
+    """The search as a reader needs it: beam size and length penalty only for beam search."""
+    if decode.get("search") == "beam":
+        return (
+            f"beam search (beam {decode.get('beam_size')}, length penalty "
+            f"{decode.get('length_penalty')})"
+        )
+    return f"{decode.get('search')} search"
+
+
 def what_was_run(inputs: Inputs) -> str:
     some = next((f for f in inputs.facts.values() if f), {})
     decode = next((d["decode"] for d in inputs.details.values() if d), {})
@@ -75,9 +85,7 @@ def what_was_run(inputs: Inputs) -> str:
             f"{arch.get('bidirectional')}), decoder {arch.get('decoder_hidden_size')}, output "
             f"{arch.get('output_size')} (maxout {arch.get('maxout')}); the variants differ only "
             "in their context module.",
-            f"- Decoding: {decode.get('search')} search, beam {decode.get('beam_size')}, length "
-            f"penalty {decode.get('length_penalty')}, max length ratio "
-            f"{decode.get('max_len_ratio')}.",
+            f"- Decoding: {search(decode)}, max length ratio {decode.get('max_len_ratio')}.",
             f"- Code: commit `{inputs.commit}`. BLEU: sacrebleu `{signature}`.",
         ]
     )
