@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.errors import ConfigError, DataError, NmtBottleneckError
+from nmt_bottleneck.models.lightning_module import check_schedule
 from pipelines import evaluate, tokenize, train
 from pipelines.stage import own_wandb_service
 
@@ -59,10 +60,7 @@ def corpus_fingerprints(cfg: DictConfig) -> dict[str, str]:
             "conf/config.yaml, then `make params && dvc repro download`."
         )
     splits = json.loads((corpus / "dataset_dict.json").read_text())["splits"]
-    return {
-        split: json.loads((corpus / split / "state.json").read_text())["_fingerprint"]
-        for split in splits
-    }
+    return {split: train.split_fingerprint(corpus, split) for split in splits}
 
 
 def cache_key(cfg: DictConfig) -> str:
@@ -104,6 +102,8 @@ def main(cfg: DictConfig) -> dict:
 def run_job(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     variant, out = hc.runtime.choices["model"], Path(hc.runtime.output_dir)
+    optim = cfg.model.optim
+    check_schedule(optim.scheduler, optim.warmup_steps, cfg.train.max_steps, "model.optim")
     params = job_params(cfg, variant, out)
     data = tokenized(cfg, params)
     group = f"sweep-{Path(hc.sweep.dir).name}" if hc.mode.name == "MULTIRUN" else None

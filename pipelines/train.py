@@ -13,6 +13,7 @@ import logging
 import resource
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.models.build import build_seq2seq
-from nmt_bottleneck.models.lightning_module import Seq2SeqModule
+from nmt_bottleneck.models.lightning_module import Seq2SeqModule, check_schedule
 from nmt_bottleneck.models.loggers import make_logger
 from nmt_bottleneck.models.resume import mark_complete, prepare_run
 from pipelines.stage import load_params, run
@@ -69,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     spec, train = params.variants[args.variant], params.train
     check_keys(spec, ("arch", "optim"), f"variants.{args.variant}")
     check_keys(train, TRAIN_KEYS, "train")
+    optim = spec.optim
+    check_schedule(
+        optim.get("scheduler"),
+        optim.get("warmup_steps", 0),
+        train.max_steps,
+        f"variants.{args.variant}.optim",
+    )
     L.seed_everything(params.seed, workers=True, verbose=False)
 
     datamodule = TranslationDataModule(
@@ -103,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "train": OmegaConf.to_container(train),
             "trainer": OmegaConf.to_container(params.trainer),
             "seed": params.seed,
-            "data": data_fingerprint(args.data),
+            "data": split_fingerprint(args.data, "train"),
         },
         primary=rank_zero_only.rank == 0,
     )
@@ -136,6 +144,10 @@ def build_trainer(params, args, config: dict, run_id: str) -> tuple[L.Trainer, M
     """The Trainer from `trainer` and `train` settings; `last.ckpt` is saved at every validation
     (what a restarted stage resumes from), `best.ckpt` when val/loss improves."""
     train = params.train
+    # Lightning warns when the checkpoint folder is not empty, lest two runs' checkpoints mix.
+    # prepare_run has already settled what it holds (a fresh run's run.json alone, or the
+    # checkpoints of the run being resumed), so the warning would only be noise.
+    warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
     checkpoint = ModelCheckpoint(
         dirpath=args.checkpoints,
         filename="best",
@@ -183,9 +195,10 @@ def progress_bar(refresh_every: int) -> ProgressBar:
         return TQDMProgressBar()
 
 
-def data_fingerprint(data: Path) -> str:
-    """The encoded training split's `datasets` fingerprint (changes with data and tokenizer)."""
-    state = json.loads((Path(data) / "train" / "state.json").read_text())
+def split_fingerprint(data: Path, split: str) -> str:
+    """The `datasets` fingerprint of a split saved under `data` (a DatasetDict folder): of the
+    encoded training split, it changes with the corpus and the tokenizer."""
+    state = json.loads((Path(data) / split / "state.json").read_text())
     return state["_fingerprint"]
 
 

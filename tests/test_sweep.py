@@ -51,6 +51,13 @@ def test_a_multirun_of_two_jobs_trains_evaluates_and_summarizes(repo):
     assert "data/corpus holds synthetic" in other.stderr + other.stdout
     assert "Traceback" not in other.stderr
     assert len(list((repo / "data/sweep").iterdir())) == 1  # nothing tokenized for it
+    # so does a job whose schedule cannot run, before it tokenizes for its new data.max_len
+    short = ("data.max_len=20", "train.max_steps=5", "train.warmup_steps=5")
+    bad = sh(repo, sys.executable, "-m", "pipelines.sweep", *short, check=False)
+    assert bad.returncode == 1
+    assert "scheduler 'linear' (model.optim.scheduler)" in bad.stderr + bad.stdout
+    assert "Traceback" not in bad.stderr
+    assert len(list((repo / "data/sweep").iterdir())) == 1
 
 
 def test_the_slurm_launcher_config_composes(repo):

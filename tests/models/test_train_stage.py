@@ -82,6 +82,9 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     # stdout is a pipe, as under `dvc queue logs`: the bar is drawn as training goes, every
     # log_every_steps (2) steps, not once at the end.
     assert {"2", "4", "6", "8"} <= set(re.findall(r"\b(\d)/8\b", result.stdout))
+    # run.json sits in the checkpoint folder from the start; Lightning's not-empty warning is
+    # silenced because prepare_run decides what that folder holds (warned there before)
+    assert "Checkpoint directory" not in result.stderr
     facts = json.loads((out / "facts.json").read_text())
     assert facts == json.loads((tmp_path / "attention.json").read_text())
     assert facts["steps"] == 8
@@ -131,3 +134,13 @@ def test_an_unknown_variant_lists_the_valid_ones(tmp_path, tokenized):
     assert result.returncode == 1
     assert "unknown variant 'luong'" in result.stderr
     assert "final_state, concat_states, attention" in result.stderr
+
+
+def test_a_linear_schedule_shorter_than_its_warmup_fails_before_any_data_work(tmp_path):
+    args = stage_args(tmp_path, str(tmp_path / "not-tokenized"), "attention", "train.max_steps=4")
+    result = run_module("pipelines.train", *args)
+    assert result.returncode == 1
+    assert "variants.attention.optim.scheduler" in result.stderr
+    assert "got max_steps 4 and warmup_steps 5" in result.stderr  # smoke's warm-up
+    assert "not-tokenized" not in result.stderr  # failed before reading the data
+    assert not (tmp_path / "checkpoints").exists()

@@ -23,6 +23,19 @@ OPTIMIZERS = ("adam", "adadelta")
 SCHEDULERS = ("none", "plateau", "linear")
 
 
+def check_schedule(scheduler: str, warmup_steps: int, max_steps: int | None, key: str) -> None:
+    """'linear' decays to 0 at max_steps, so it needs max_steps > warmup_steps. The module
+    checks when its optimizer is configured; the train stage and each sweep job check first,
+    before any data work (a sweep job may tokenize for minutes). `key`: where the scheduler is
+    set, for the message."""
+    if scheduler == "linear" and (max_steps is None or max_steps <= warmup_steps):
+        raise ConfigError(
+            f"scheduler 'linear' ({key}.scheduler) needs train.max_steps > warmup_steps; got "
+            f"max_steps {max_steps} and warmup_steps {warmup_steps}. Fix: raise "
+            "train.max_steps, lower train.warmup_steps, or use scheduler none or plateau."
+        )
+
+
 class TrainingDivergedError(NmtBottleneckError):
     """The training loss became NaN or infinite."""
 
@@ -133,11 +146,7 @@ class Seq2SeqModule(L.LightningModule):
     def linear(self, opt: torch.optim.Optimizer) -> dict:
         """Warm-up then linear decay, stepped every optimizer step: factor(step) of lr."""
         total = self.trainer.max_steps
-        if total is None or total <= self.warmup_steps:
-            raise ConfigError(
-                f"scheduler 'linear' needs train.max_steps > warmup_steps; got max_steps "
-                f"{total} and warmup_steps {self.warmup_steps}."
-            )
+        check_schedule("linear", self.warmup_steps, total, "optim")
         warmup = max(self.warmup_steps, 1)
 
         def factor(step: int) -> float:
