@@ -173,9 +173,11 @@ def curve(inputs: Inputs, variant: str, name: str) -> list[dict] | None:
     return d["test_sets"][name]["buckets"] if d and name in d["test_sets"] else None
 
 
-def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
+def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0) -> str:
     """The result in plain words: how each curve moves with length, and whether attention's
-    long buckets are separated from final_state's beyond their intervals."""
+    long buckets are separated from final_state's beyond their intervals. Below `floor` BLEU in
+    attention's best bucket no shape is read: curves of a few BLEU points are mostly noise,
+    whatever their intervals say (a smoke run's, or an under-trained model's)."""
     base, attn = curve(inputs, "final_state", name), curve(inputs, "attention", name)
     if not base or not attn:
         return "Not enough variants evaluated to compare final_state with attention."
@@ -193,7 +195,8 @@ def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
     long = [k for k, b in enumerate(base) if b["lo"] > long_from]
     above = [k for k in long if attn[k]["ci_lo"] > base[k]["ci_hi"]]
     falls = base[-1]["bleu"] < 0.7 * max(b["bleu"] for b in base)
-    holds = attn[-1]["bleu"] >= 0.8 * max(b["bleu"] for b in attn)
+    best = max(b["bleu"] for b in attn)
+    holds = attn[-1]["bleu"] >= 0.8 * best  # within 20% of its best bucket
     lines.append(
         f"- Beyond {long_from} words, attention's 95% interval lies wholly above final_state's "
         f"in {len(above)} of {len(long)} buckets."
@@ -208,7 +211,12 @@ def reading(inputs: Inputs, name: str, long_from: int = 30) -> str:
         "final_state loses a larger share of its BLEU than attention (few BLEU points make it "
         "jumpy)."
     )
-    if falls and holds and long and len(above) == len(long):
+    if best < floor:
+        verdict = (
+            f"Too little BLEU to read the paper's shape: attention's best bucket has {best:.2f} "
+            f"(under {floor:g}). At this level a curve is mostly noise: train longer or larger."
+        )
+    elif falls and holds and long and len(above) == len(long):
         verdict = "The paper's shape appears: final_state falls with length, attention holds."
     elif long and above:
         verdict = (
