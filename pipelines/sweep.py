@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.errors import ConfigError, DataError, NmtBottleneckError
-from nmt_bottleneck.models.lightning_module import check_schedule
+from nmt_bottleneck.models.lightning_module import check_optim
 from pipelines import evaluate, tokenize, train
 from pipelines.stage import own_wandb_service
 
@@ -102,8 +102,7 @@ def main(cfg: DictConfig) -> dict:
 def run_job(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     variant, out = hc.runtime.choices["model"], Path(hc.runtime.output_dir)
-    optim = cfg.model.optim
-    check_schedule(optim.scheduler, optim.warmup_steps, cfg.train.max_steps, "model.optim")
+    check_optim(cfg.model.optim, cfg.train.max_steps, "model.optim")
     params = job_params(cfg, variant, out)
     data = tokenized(cfg, params)
     group = f"sweep-{Path(hc.sweep.dir).name}" if hc.mode.name == "MULTIRUN" else None

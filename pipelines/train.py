@@ -37,7 +37,7 @@ from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.models.build import build_seq2seq
-from nmt_bottleneck.models.lightning_module import Seq2SeqModule, check_schedule
+from nmt_bottleneck.models.lightning_module import Seq2SeqModule, check_optim
 from nmt_bottleneck.models.loggers import make_logger
 from nmt_bottleneck.models.resume import mark_complete, prepare_run
 from pipelines.stage import load_params, run
@@ -70,13 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     spec, train = params.variants[args.variant], params.train
     check_keys(spec, ("arch", "optim"), f"variants.{args.variant}")
     check_keys(train, TRAIN_KEYS, "train")
-    optim = spec.optim
-    check_schedule(
-        optim.get("scheduler"),
-        optim.get("warmup_steps", 0),
-        train.max_steps,
-        f"variants.{args.variant}.optim",
-    )
+    check_optim(spec.optim, train.max_steps, f"variants.{args.variant}.optim")
     L.seed_everything(params.seed, workers=True, verbose=False)
 
     datamodule = TranslationDataModule(
@@ -118,7 +112,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     trainer, checkpoint = build_trainer(params, args, config, state.run_id)
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=state.resume_from, weights_only=True)
+        with warnings.catch_warnings():
+            # Lightning warns when the checkpoint folder is not empty, lest two runs' checkpoints
+            # mix. prepare_run has settled what it holds (a fresh run's run.json alone, or the
+            # checkpoints of the run being resumed), so here the warning is only noise.
+            warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
+            trainer.fit(
+                module, datamodule=datamodule, ckpt_path=state.resume_from, weights_only=True
+            )
     finally:
         finish_run(trainer.logger)
     if trainer.is_global_zero:
@@ -144,10 +145,6 @@ def build_trainer(params, args, config: dict, run_id: str) -> tuple[L.Trainer, M
     """The Trainer from `trainer` and `train` settings; `last.ckpt` is saved at every validation
     (what a restarted stage resumes from), `best.ckpt` when val/loss improves."""
     train = params.train
-    # Lightning warns when the checkpoint folder is not empty, lest two runs' checkpoints mix.
-    # prepare_run has already settled what it holds (a fresh run's run.json alone, or the
-    # checkpoints of the run being resumed), so the warning would only be noise.
-    warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
     checkpoint = ModelCheckpoint(
         dirpath=args.checkpoints,
         filename="best",

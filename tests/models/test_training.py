@@ -15,7 +15,11 @@ from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
 from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.encoder import Encoder
-from nmt_bottleneck.models.lightning_module import Seq2SeqModule, TrainingDivergedError
+from nmt_bottleneck.models.lightning_module import (
+    Seq2SeqModule,
+    TrainingDivergedError,
+    check_optim,
+)
 from nmt_bottleneck.models.seq2seq import Seq2Seq
 
 
@@ -215,5 +219,38 @@ def test_linear_schedule_warms_up_then_decays_to_zero(tokenized):
 def test_linear_schedule_needs_more_steps_than_warmup(tokenized):
     path, vocab = tokenized
     module = make_module("final_state", vocab, scheduler="linear", warmup_steps=50)
-    with pytest.raises(ConfigError, match="max_steps > warmup_steps"):
+    with pytest.raises(ConfigError, match=r"max_steps > optim.warmup_steps .* got max_steps 10"):
         trainer(max_steps=10).fit(module, datamodule=datamodule(path))
+
+
+OPTIM = {
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "scheduler": "linear",
+    "warmup_steps": 0,
+    "label_smoothing": 0.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "max_steps", "message"),
+    [
+        ({}, 1, "got max_steps 1 and warmup_steps 0"),  # decays over max_steps - 1 = 0 steps
+        ({"warmup_steps": 20}, 20, "got max_steps 20 and warmup_steps 20"),
+        ({}, -1, r"got max_steps -1 \(no limit\)"),  # Lightning's default
+        ({"schedular": "none"}, 100, "unknown key.*v.optim.schedular.*valid keys of v.optim"),
+        ({"warmup_steps": None}, 100, "v.optim is missing warmup_steps"),
+    ],
+)
+def test_optim_settings_are_checked_before_training(changes, max_steps, message):
+    optim = {k: v for k, v in {**OPTIM, **changes}.items() if v is not None}
+    with pytest.raises(ConfigError, match=message):
+        check_optim(optim, max_steps, "v.optim")
+
+
+@pytest.mark.parametrize(
+    ("changes", "max_steps"), [({}, 2), ({"warmup_steps": 5}, 6), ({"scheduler": "none"}, -1)]
+)
+def test_schedules_that_can_run_pass_the_check(changes, max_steps):
+    check_optim({**OPTIM, **changes}, max_steps, "v.optim")

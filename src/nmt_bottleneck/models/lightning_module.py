@@ -8,13 +8,16 @@ stops training with the step and what to try.
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from torch.nn import functional as F
 
+from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.batching import Batch
 from nmt_bottleneck.errors import ConfigError, NmtBottleneckError
 from nmt_bottleneck.models.seq2seq import Seq2Seq
@@ -24,15 +27,17 @@ SCHEDULERS = ("none", "plateau", "linear")
 
 
 def check_schedule(scheduler: str, warmup_steps: int, max_steps: int | None, key: str) -> None:
-    """'linear' decays to 0 at max_steps, so it needs max_steps > warmup_steps. The module
-    checks when its optimizer is configured; the train stage and each sweep job check first,
-    before any data work (a sweep job may tokenize for minutes). `key`: where the scheduler is
-    set, for the message."""
-    if scheduler == "linear" and (max_steps is None or max_steps <= warmup_steps):
+    """'linear' decays to 0 at max_steps, so it needs max_steps > warmup_steps, and > 1 (its
+    decay divides by max_steps - max(warmup_steps, 1)). `key`: the optim node, for the message.
+    """
+    if scheduler == "linear" and (max_steps is None or max_steps <= max(warmup_steps, 1)):
+        steps = "-1 (no limit)" if max_steps is None or max_steps < 0 else max_steps
         raise ConfigError(
-            f"scheduler 'linear' ({key}.scheduler) needs train.max_steps > warmup_steps; got "
-            f"max_steps {max_steps} and warmup_steps {warmup_steps}. Fix: raise "
-            "train.max_steps, lower train.warmup_steps, or use scheduler none or plateau."
+            f"scheduler 'linear' ({key}.scheduler) decays to 0 at train.max_steps, so it needs "
+            f"train.max_steps > {key}.warmup_steps (and > 1); got max_steps {steps} and "
+            f"warmup_steps {warmup_steps}. Fix: raise train.max_steps, lower "
+            "train.warmup_steps (conf/ sets the optim's from it), or use scheduler none or "
+            "plateau."
         )
 
 
@@ -155,3 +160,18 @@ class Seq2SeqModule(L.LightningModule):
             return max(0.0, (total - step) / (total - warmup))
 
         return {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, factor), "interval": "step"}
+
+
+def check_optim(optim: Mapping[str, Any], max_steps: int | None, key: str) -> None:
+    """The optimizer settings `key` (`variants.<id>.optim`; a sweep's `model.optim`), checked
+    before any data work (a sweep job may tokenize for minutes): every Seq2SeqModule argument
+    present, none unknown, and a schedule that fits train.max_steps."""
+    names = [p for p in inspect.signature(Seq2SeqModule).parameters if p not in ("model", "pad_id")]
+    check_keys(optim, names, key)
+    missing = [name for name in names if name not in optim]
+    if missing:
+        raise ConfigError(
+            f"{key} is missing {', '.join(missing)}. Fix: add it to conf/model/_shared.yaml "
+            "(or the variant's file)."
+        )
+    check_schedule(optim["scheduler"], optim["warmup_steps"], max_steps, key)
