@@ -34,24 +34,46 @@ def verdict(final_state: list[float], attention: list[float], half_width: float 
         v: {"test_sets": {"test": {"buckets": buckets(bleus, half_width)}}}
         for v, bleus in (("final_state", final_state), ("attention", attention))
     }
-    inputs = Inputs({}, "cpu", "0", {}, {}, details, None, {}, [], None, [])
+    inputs = Inputs(
+        data={},
+        profile="cpu",
+        commit="0",
+        tokenize={},
+        facts={},
+        details=details,
+        significance=None,
+        figures={},
+        heatmaps=[],
+        growth=None,
+        growth_rows=[],
+    )
     return reading(inputs, "test").splitlines()[-1]
 
 
 BASE = [20.0, 16.0, 12.0, 9.0, 6.0]  # the last bucket at 30% of the best: falls
+HOLDS = [25.0, 24.0, 23.0, 22.0, 21.0]  # the last at 84% of the best
+FALLS = [25.0, 24.0, 23.0, 22.0, 19.9]  # 19.9 is just under 80% of 25
 
 
 @pytest.mark.parametrize(
     ("final_state", "attention", "half_width", "expected"),
     [
-        (BASE, [25.0, 24.0, 23.0, 22.0, 21.0], 1.0, "appears: final_state falls"),
-        # 19.9 is just under 80% of 25: attention does not hold
-        (BASE, [25.0, 24.0, 23.0, 22.0, 19.9], 1.0, "in part: attention is ahead"),
-        (BASE, [25.0, 24.0, 23.0, 22.0, 19.9], 1.0, "but attention also falls"),
-        ([20.0, 19.0, 18.0, 17.0, 16.0], [25.0, 24.0, 23.0, 22.0, 21.0], 1.0, "does not fall"),
-        (BASE, [25.0, 24.0, 23.0, 22.0, 21.0], 8.0, "does not appear here"),
+        (BASE, HOLDS, 1.0, "appears: final_state falls with length, attention holds."),
+        (BASE, FALLS, 1.0, "in part: attention is ahead beyond the intervals in 2 of 2 buckets"),
+        (BASE, FALLS, 1.0, "words, but attention also falls with length."),
+        ([20.0, 19.0, 18.0, 17.0, 16.0], HOLDS, 1.0, "but final_state does not fall steeply."),
+        (
+            [20.0, 19.0, 18.0, 17.0, 16.0],
+            FALLS,
+            1.0,
+            "but final_state does not fall steeply and attention also falls with length.",
+        ),
+        # attention holds, but its 31-40 bucket dips into final_state's interval
+        (BASE, [25.0, 24.0, 23.0, 10.5, 21.0], 1.0, "in 1 of 2 buckets beyond 30 words, but not"),
+        (BASE, HOLDS, 8.0, "does not appear here"),
         # the same shape, a tenth as high: no shape is read, however narrow the intervals
-        ([b / 10 for b in BASE], [2.5, 2.4, 2.3, 2.2, 2.1], 0.01, "Too little BLEU"),
+        ([b / 10 for b in BASE], [b / 10 for b in HOLDS], 0.01, "Too little BLEU"),
+        ([b / 10 for b in BASE], [10.0, 9.0, 9.0, 9.0, 9.0], 0.01, "appears: final_state falls"),
     ],
 )
 def test_the_verdict_reads_the_curves(final_state, attention, half_width, expected):
@@ -59,5 +81,6 @@ def test_the_verdict_reads_the_curves(final_state, attention, half_width, expect
 
 
 def test_the_floor_names_attentions_best_bucket():
-    text = verdict([0.9, 0.5], [9.96, 4.0], 0.01)
-    assert "attention's best bucket has 9.96 (under 10)" in text
+    assert "best bucket has 9.94 (under 10)" in verdict([0.9, 0.5], [9.94, 4.0], 0.01)
+    # shown as 10.00, so not called under 10
+    assert "Too little" not in verdict([5.0, 0.5], [9.996, 8.0], 0.01)

@@ -211,22 +211,25 @@ def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0)
         "final_state loses a larger share of its BLEU than attention (few BLEU points make it "
         "jumpy)."
     )
-    if best < floor:
+    if round(best, 2) < floor:
         verdict = (
-            f"Too little BLEU to read the paper's shape: attention's best bucket has {best:.2f} "
-            f"(under {floor:g}). At this level a curve is mostly noise: train longer or larger."
+            f"Too little BLEU to compare with the paper's shape: attention's best bucket has "
+            f"{best:.2f} (under {floor:g}). Gaps between the curves can still be real (see the "
+            "intervals and p-values), but at this level their shapes say little about length: "
+            "train longer or larger."
         )
-    elif falls and holds and long and len(above) == len(long):
+    elif falls and holds and len(above) == len(long) > 0:
         verdict = "The paper's shape appears: final_state falls with length, attention holds."
-    elif long and above:
+    elif above:
+        short = [
+            (len(above) < len(long), f"not every bucket beyond {long_from} words is separated"),
+            (not falls, "final_state does not fall steeply"),
+            (not holds, "attention also falls with length"),
+        ]
         verdict = (
-            "The paper's shape appears in part: attention is ahead on long sentences beyond "
-            "the intervals, but "
-            + (
-                "final_state does not fall steeply"
-                if not falls
-                else "attention also falls with length"
-            )
+            f"The paper's shape appears in part: attention is ahead beyond the intervals in "
+            f"{len(above)} of {len(long)} buckets beyond {long_from} words, but "
+            + " and ".join(why for failed, why in short if failed)
             + "."
         )
     else:
