@@ -176,8 +176,8 @@ def curve(inputs: Inputs, variant: str, name: str) -> list[dict] | None:
 def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0) -> str:
     """The result in plain words: how each curve moves with length, and whether attention's
     long buckets are separated from final_state's beyond their intervals. Below `floor` BLEU in
-    attention's best bucket no shape is read: curves of a few BLEU points are mostly noise,
-    whatever their intervals say (a smoke run's, or an under-trained model's)."""
+    attention's best bucket the shape is not judged: the gaps may be real, but curves a few BLEU
+    points high say little about length (a smoke run's, or an under-trained model's)."""
     base, attn = curve(inputs, "final_state", name), curve(inputs, "attention", name)
     if not base or not attn:
         return "Not enough variants evaluated to compare final_state with attention."
