@@ -4,7 +4,7 @@ a misspelled key fails and names the valid ones instead of vanishing into `**kwa
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from hydra.utils import get_class
@@ -37,20 +37,28 @@ def build(
         ) from None
     params = inspect.signature(cls).parameters
     derived = {k: v for k, v in (derived or {}).items() if k in params}
-    check_keys(cfg, [*(p for p in params if p not in derived), "_target_"], key)
-    missing = [
-        p
-        for p, v in params.items()
-        if v.default is inspect.Parameter.empty and p not in cfg and p not in derived
-    ]
+    check_arguments(cfg, cls, key, given=derived)
+    kwargs = OmegaConf.to_container(cfg, resolve=True)
+    del kwargs["_target_"]
+    return cls(**kwargs, **derived)
+
+
+def check_arguments(
+    cfg: DictConfig | Mapping[str, Any], cls: type, key: str, given: Collection[str] = ()
+) -> None:
+    """Check `cfg` as the keyword arguments of `cls`, whose `given` arguments the code passes
+    (and a `_target_` that names it, where `cfg` has one): no unknown key, so a misspelling
+    fails, and none missing that has no default. `key`: the node's dotted path."""
+    params = inspect.signature(cls).parameters
+    valid = [p for p in params if p not in given]
+    check_keys(cfg, [*valid, "_target_"] if "_target_" in cfg else valid, key)
+    missing = [p for p in valid if params[p].default is inspect.Parameter.empty and p not in cfg]
     if missing:
+        target = cfg.get("_target_") or f"{cls.__module__}.{cls.__qualname__}"
         raise ConfigError(
             f"{key} is missing {', '.join(missing)} (needed by {target}). Fix: "
             f"add it to the config file in conf/ that defines {key}."
         )
-    kwargs = OmegaConf.to_container(cfg, resolve=True)
-    del kwargs["_target_"]
-    return cls(**kwargs, **derived)
 
 
 def check_keys(cfg: DictConfig | Mapping[str, Any], valid: Iterable[str], key: str) -> None:

@@ -8,7 +8,6 @@ stops training with the step and what to try.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -17,7 +16,7 @@ import lightning as L
 import torch
 from torch.nn import functional as F
 
-from nmt_bottleneck.config import check_keys
+from nmt_bottleneck.config import check_arguments
 from nmt_bottleneck.data.batching import Batch
 from nmt_bottleneck.errors import ConfigError, NmtBottleneckError
 from nmt_bottleneck.models.seq2seq import Seq2Seq
@@ -166,12 +165,5 @@ def check_optim(optim: Mapping[str, Any], max_steps: int | None, key: str) -> No
     """The optimizer settings `key` (`variants.<id>.optim`; a sweep's `model.optim`), checked
     before any data work (a sweep job may tokenize for minutes): every Seq2SeqModule argument
     present, none unknown, and a schedule that fits train.max_steps."""
-    names = [p for p in inspect.signature(Seq2SeqModule).parameters if p not in ("model", "pad_id")]
-    check_keys(optim, names, key)
-    missing = [name for name in names if name not in optim]
-    if missing:
-        raise ConfigError(
-            f"{key} is missing {', '.join(missing)}. Fix: add it to conf/model/_shared.yaml "
-            "(or the variant's file)."
-        )
+    check_arguments(optim, Seq2SeqModule, key, given=("model", "pad_id"))
     check_schedule(optim["scheduler"], optim["warmup_steps"], max_steps, key)
