@@ -11,6 +11,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from nmt_bottleneck.config import build
+from nmt_bottleneck.errors import ConfigError
 from tests.conftest import ROOT, run_module
 
 DATA_CONFIGS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
@@ -197,3 +198,10 @@ def test_a_variants_setting_is_its_own():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for spec in params["variants"].values():
         assert isinstance(spec["arch"]["hidden_size"], int)  # resolved, not ${sizes.hidden}
+
+
+def test_a_node_missing_an_argument_names_it_and_its_class():
+    node = OmegaConf.load(ROOT / "params.yaml").tokenizer
+    del node["vocab_size"]  # SubwordTrainer has no default for it
+    with pytest.raises(ConfigError, match=r"tokenizer is missing vocab_size \(needed by nmt_"):
+        build(node, "tokenizer")
