@@ -23,8 +23,9 @@ one Memory row per sentence, so the keys are neither copied K times nor read K t
 On a CPU the [M, K, S, A] attention pass runs in parts of at most CPU_PASS_ELEMENTS values:
 written and read back whole, beam search's (64 MB at 250 sentences x 5 beams x 25 tokens)
 spills out of a 32 MB L3 cache and takes twice as long (measured: 43 ms whole, 20 ms in 16 MB
-parts, 18 ms in 8 MB parts). With A = 512, training batches of up to 8,000 padded source
-tokens (experiment=cpu's training and validation) and greedy batches of 6,000 stay whole:
+parts, 18 ms in 8 MB parts). With A = 512 (the reference sizes; experiment=cpu's 256 halves
+every pass), training batches of up to 8,000 padded source tokens (experiment=cpu's training and
+validation) and greedy batches of 6,000 stay whole:
 cutting those smaller only adds calls (4.2 ms whole, 4.6 ms in 8 MB parts). Larger batches
 (experiment=paper on a CPU) run in parts; the results are the same either way.
 """
