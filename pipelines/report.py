@@ -56,10 +56,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             shutil.copyfile(path, tmp / path.name.replace(f"_{next(iter(drawn))}.", "."))
         heatmaps = draw_heatmaps(args.evaluations, tmp)
         growth_rows, growth = concat_growth(facts.get("concat_states"), tmp)
+    commit, changed = code_version(args.out.parent)
     inputs = Inputs(
         data=OmegaConf.to_container(params.data, resolve=True),
         profile=params.profile,
-        commit=git_commit(),
+        commit=commit,
+        changed=changed,
         tokenize=read_json(args.data_stats) or {},
         facts=facts,
         details=details,
@@ -140,14 +142,35 @@ def concat_growth(facts: dict | None, out: Path) -> tuple[list[tuple[int, int]],
     return rows, "figures/concat_growth.png"
 
 
-def git_commit() -> str:
+def code_version(results: Path) -> tuple[str, list[str]]:
+    """The commit the report is written at, and the files that differ from it: tracked files
+    changed and untracked files not ignored, leaving out dvc.lock and `results` (reports/,
+    where the stages write what git keeps; every repro rewrites both). A changed conf file or
+    params.yaml is listed, so a report is never credited to a commit whose configuration it
+    did not run."""
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return result.stdout.strip()
+        root = Path(git("rev-parse", "--show-toplevel")).resolve()
+        head = git("rev-parse", "--short", "HEAD")
+        status = git("status", "--porcelain", "-z", "--untracked-files=all")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        return "unknown (not a git checkout)", []
+    skip = [root / "dvc.lock", results.resolve()]
+    changed = set()
+    entries = iter(status.split("\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        if entry[0] in "RC":  # a rename or copy: the entry after it is the old path
+            next(entries, None)
+        path = root / entry[3:]
+        if not any(path == s or s in path.parents for s in skip):
+            changed.add(entry[3:])
+    return head, sorted(changed)
+
+
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
+    return result.stdout.strip("\n")
 
 
 def log_to_wandb(params, args, drawn: dict) -> None:

@@ -76,6 +76,8 @@ def test_repro_then_nothing_then_only_what_changed(reproduced, reproduced_copy):
     )
 
     check_evaluation_and_report(repo)
+    pipeline = sh(repo, "git", "rev-parse", "--short", "HEAD~1").stdout.strip()  # before the run
+    assert f"Written at commit `{pipeline}`. " in (repo / "reports/report.md").read_text()
     lock = (repo / "dvc.lock").read_text()
     second = dvc(repo, "repro")
     assert "Running stage" not in second.stdout
@@ -106,6 +108,9 @@ def test_one_variants_change_reruns_only_that_variant(reproduced_copy):
         line.split("'")[1] for line in exp.stdout.splitlines() if line.startswith("Running stage")
     )
     assert ran == ["compare", "evaluate@attention", "report", "train@attention"]
+    head = sh(repo, "git", "rev-parse", "--short", "HEAD").stdout.strip()
+    written = f"Written at commit `{head}`, with uncommitted changes to `params.yaml`. "
+    assert written in (repo / "reports/report.md").read_text()  # not credited to HEAD alone
     config = yaml.safe_load((repo / "models/attention/config.yaml").read_text())
     assert config["arch"]["hidden_size"] == 48
     assert (

@@ -38,6 +38,7 @@ def verdict(final_state: list[float], attention: list[float], half_width: float 
         data={},
         profile="cpu",
         commit="0",
+        changed=[],
         tokenize={},
         facts={},
         details=details,

@@ -13,7 +13,8 @@ class Inputs(NamedTuple):
 
     data: dict  # params `data`
     profile: str
-    commit: str
+    commit: str  # the commit the report was written at
+    changed: list[str]  # files that differ from it (not the pipeline's own outputs)
     tokenize: dict  # reports/data/tokenize_stats.json
     facts: dict[str, dict | None]
     details: dict[str, dict | None]
@@ -61,6 +62,16 @@ def search(decode: dict) -> str:
     return f"{decode.get('search')} search"
 
 
+def code(commit: str, changed: list[str], shown: int = 8) -> str:
+    """Where the code and configuration came from: the commit, and what differed from it."""
+    out = f"Written at commit `{commit}`"
+    if changed:
+        names = ", ".join(f"`{c}`" for c in changed[:shown])
+        more = f" and {len(changed) - shown} more" if len(changed) > shown else ""
+        out += f", with uncommitted changes to {names}{more}"
+    return out + ". `dvc.lock` holds the hash of every file each stage read."
+
+
 def what_was_run(inputs: Inputs) -> str:
     some = next((f for f in inputs.facts.values() if f), {})
     decode = next((d["decode"] for d in inputs.details.values() if d), {})
@@ -86,7 +97,7 @@ def what_was_run(inputs: Inputs) -> str:
             f"{arch.get('output_size')} (maxout {arch.get('maxout')}); the variants differ only "
             "in their context module.",
             f"- Decoding: {search(decode)}, max length ratio {decode.get('max_len_ratio')}.",
-            f"- Code: commit `{inputs.commit}`. BLEU: sacrebleu `{signature}`.",
+            f"- {code(inputs.commit, inputs.changed)} BLEU: sacrebleu `{signature}`.",
         ]
     )
 
