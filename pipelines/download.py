@@ -13,7 +13,7 @@ from nmt_bottleneck.data.corpus import manifest_of, save_corpus
 from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck.download")
-DATA_KEYS = ("name", "src_lang", "tgt_lang", "input", "source", "min_len", "max_len", "test_sets")
+DATA_KEYS = "name src_lang tgt_lang input source min_len max_len test_sets novel_views".split()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,10 +22,11 @@ from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.corpus import load_corpus
 from nmt_bottleneck.data.length import word_count
+from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.data.tokenizer import load_tokenizers
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.eval.bleu import bucket_scores, corpus_scores
-from nmt_bottleneck.eval.buckets import make_buckets, merge_small
+from nmt_bottleneck.eval.buckets import Bucket, make_buckets, merge_small
 from nmt_bottleneck.eval.translate import DecodeSettings, Translations, load_model, translate
 from pipelines.stage import load_params, run
 
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"data.test_sets names {missing}, not in {args.corpus} (splits: {list(corpus)}). "
             "Fix: name existing splits, or add them to data.source.splits and rerun download."
         )
+    novel_views = check_novel_views(params.data)
+    train_sources = corpus["train"]["src"] if novel_views and "train" in corpus else []
     model, _ = load_model(args.model)
     tokenizers = load_tokenizers(args.tokenizer)
     metrics, details, heatmaps = {}, {}, []
@@ -58,7 +61,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             out = translate(model, tokenizers, srcs, settings, keep, f"{args.variant} {name}")
             seconds = time.perf_counter() - started
             (tmp / f"{name}.hyp").write_text("".join(f"{h}\n" for h in out.hyps), "utf-8")
-            metrics[name], details[name] = score(out, srcs, refs, params.eval, seconds)
+            lengths = [word_count(s) for s in srcs]
+            buckets = merge_small(
+                make_buckets(list(params.eval.bucket_edges)), lengths, params.eval.min_bucket
+            )
+            run_facts = {
+                "truncated_sources": out.truncated,
+                "decode_s": round(seconds, 1),
+                "sentences_per_s": round(len(srcs) / max(seconds, 1e-9), 1),
+            }
+            metrics[name], details[name] = score(
+                out.hyps, srcs, refs, params.eval, buckets, run_facts
+            )
+            if name in novel_views:
+                details[f"{name}_novel"] = novel_view(
+                    name, out.hyps, srcs, refs, train_sources, params.eval, buckets
+                )
             heatmaps += attention_records(out, tokenizers, srcs, name, keep)
         if heatmaps:
             (tmp / "attention.json").write_text(json.dumps(heatmaps), "utf-8")
@@ -69,27 +87,64 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.info("%s on %s: BLEU %.2f, chrF %.2f", args.variant, name, m["bleu"], m["chrf"])
 
 
+def check_novel_views(data: DictConfig) -> list[str]:
+    """`data.novel_views`, checked: each must be one of `data.test_sets`."""
+    views = list(data.get("novel_views") or [])
+    unknown = [v for v in views if v not in data.test_sets]
+    if unknown:
+        raise ConfigError(
+            f"data.novel_views names {unknown}, not among data.test_sets {list(data.test_sets)}. "
+            "Fix: name test sets from data.test_sets, or set data.novel_views=[]."
+        )
+    return views
+
+
+def novel_view(
+    name: str,
+    hyps: list[str],
+    srcs: list[str],
+    refs: list[str],
+    train_sources: Sequence[str],
+    eval_cfg: DictConfig,
+    buckets: list[Bucket],
+) -> dict:
+    """Scores of test set `name` without its sentences whose source repeats a training source
+    up to case, numbers and punctuation, in the same buckets as the whole set."""
+    repeats = near_duplicates(srcs, train_sources)
+    kept = [i for i, r in enumerate(repeats) if not r]
+    _, details = score(
+        [hyps[i] for i in kept], [srcs[i] for i in kept], [refs[i] for i in kept], eval_cfg, buckets
+    )
+    log.info("%s_novel: %s without %d near-duplicates of training", name, name, sum(repeats))
+    return {"novel_of": name, "near_duplicates": sum(repeats), **details}
+
+
 def score(
-    out: Translations, srcs: list[str], refs: list[str], eval_cfg: DictConfig, seconds: float
+    hyps: list[str],
+    srcs: list[str],
+    refs: list[str],
+    eval_cfg: DictConfig,
+    buckets: list[Bucket],
+    run_facts: dict | None = None,
 ) -> tuple[dict, dict]:
-    """Corpus scores (the metrics) and the per-bucket scores with their intervals."""
-    scores = corpus_scores(out.hyps, refs)
-    lengths = [word_count(s) for s in srcs]
-    buckets = merge_small(make_buckets(list(eval_cfg.bucket_edges)), lengths, eval_cfg.min_bucket)
-    by_bucket = bucket_scores(out.hyps, refs, srcs, buckets, eval_cfg.bootstrap_samples, seed=12345)
+    """Corpus scores (the metrics) and the per-bucket scores with their intervals. `run_facts`
+    describe the decoding of a whole test set: `truncated_sources` goes into the metrics and the
+    details, the decode time and speed into the details only."""
+    run_facts = run_facts or {}
+    scores = corpus_scores(hyps, refs)
+    by_bucket = bucket_scores(hyps, refs, srcs, buckets, eval_cfg.bootstrap_samples, seed=12345)
     metrics = {
         "bleu": round(scores.bleu, 4),
         "chrf": round(scores.chrf, 4),
         "sentences": scores.n,
         "empty_hyps": scores.empty_hyps,
-        "truncated_sources": out.truncated,
+        **{k: v for k, v in run_facts.items() if k == "truncated_sources"},
     }
     details = {
         **metrics,
         "bleu_signature": scores.bleu_signature,
         "chrf_signature": scores.chrf_signature,
-        "decode_s": round(seconds, 1),
-        "sentences_per_s": round(len(srcs) / max(seconds, 1e-9), 1),
+        **{k: v for k, v in run_facts.items() if k != "truncated_sources"},
         "buckets": [
             {
                 "lo": b.bucket.lo,

@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if facts[v] is not None:
             facts[v]["arch"] = OmegaConf.to_container(params.variants[v].arch, resolve=True)
     details = {v: read_json(args.eval / f"{v}.details.json") for v in variants}
-    curves = gather_curves(details, list(params.data.test_sets))
+    curves = gather_curves(details, view_names(details, list(params.data.test_sets)))
     write_text_atomic(bleu_csv(curves), args.csv)
     title = f"{params.data.name}, profile {params.profile}"
     with atomic_dir(args.figures) as tmp:
@@ -80,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 def read_json(path: Path) -> dict | None:
     """A stage's JSON output, or None when that stage has not run (the report says so)."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def view_names(details: dict, test_sets: list[str]) -> list[str]:
+    """The test sets, each followed by its `<set>_novel` view where evaluate scored one."""
+    scored = {name for d in details.values() if d for name in d["test_sets"]}
+    return [n for name in test_sets for n in (name, f"{name}_novel") if n == name or n in scored]
 
 
 def gather_curves(details: dict, test_sets: list[str]) -> dict[str, list[figures.Curve]]:

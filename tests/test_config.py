@@ -205,3 +205,14 @@ def test_a_node_missing_an_argument_names_it_and_its_class():
     del node["vocab_size"]  # SubwordTrainer has no default for it
     with pytest.raises(ConfigError, match=r"tokenizer is missing vocab_size \(needed by nmt_"):
         build(node, "tokenizer")
+
+
+def test_a_novel_view_must_name_a_test_set():
+    from pipelines.evaluate import check_novel_views
+
+    data = OmegaConf.create({"test_sets": ["test", "newstest2014"], "novel_views": ["tset"]})
+    with pytest.raises(ConfigError, match=r"data.novel_views names \['tset'\].*Fix:"):
+        check_novel_views(data)
+    data.novel_views = ["newstest2014"]
+    assert check_novel_views(data) == ["newstest2014"]
+    assert check_novel_views(OmegaConf.create({"test_sets": ["test"]})) == []  # no key, no view

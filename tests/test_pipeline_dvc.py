@@ -20,6 +20,7 @@ import pytest
 import yaml
 from sacrebleu.metrics import BLEU
 
+from nmt_bottleneck.data.near_duplicates import near_duplicates
 from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
 from tests.wandb_log import summarize
 
@@ -230,6 +231,25 @@ def sacrebleu_cli(hyps: list[str], refs: list[str], where: Path) -> float:
     return float(out.stdout.strip())
 
 
+def check_novel_view(repo: Path, srcs: list[str], refs: list[str]) -> None:
+    """`test_novel`: the test sentences whose source is no training source up to case, numbers
+    and punctuation, scored from the same hypothesis file (BLEU by the sacrebleu command line)."""
+    train = datasets.load_from_disk(str(repo / "data/corpus"))["train"]["src"]
+    kept = [i for i, r in enumerate(near_duplicates(srcs, train)) if not r]
+    assert 0 < len(kept) < len(srcs)  # the synthetic corpus repeats some short sentences
+    report = (repo / "reports/report.md").read_text()
+    assert f"`test` without the {len(srcs) - len(kept)} of its {len(srcs)} sentences" in report
+    for v in VARIANTS:
+        hyps = (repo / f"evaluations/{v}/test.hyp").read_text(encoding="utf-8").split("\n")[:-1]
+        view = read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test_novel"]
+        assert (view["novel_of"], view["sentences"]) == ("test", len(kept))
+        assert view["near_duplicates"] == len(srcs) - len(kept)
+        expected = sacrebleu_cli([hyps[i] for i in kept], [refs[i] for i in kept], repo.parent / v)
+        assert view["bleu"] == expected
+        assert sum(b["n"] for b in view["buckets"]) == len(kept)
+    assert (repo / "reports/figures/bleu_vs_length_test_novel.png").stat().st_size > 0
+
+
 def check_evaluation_and_report(repo: Path) -> None:
     """What evaluate, compare and report wrote after a `dvc repro`, checked independently:
     BLEU recomputed by the sacrebleu command line over the written hypotheses, overall and for
@@ -257,12 +277,13 @@ def check_evaluation_and_report(repo: Path) -> None:
         assert bucket["bleu"] == bucket_bleu
         scored = BLEU().corpus_score([hyps[i] for i in chosen], [[refs[i] for i in chosen]])
         assert bucket["length_ratio"] == round(scored.sys_len / scored.ref_len, 4)
+    check_novel_view(repo, srcs, refs)
     rows = (repo / "reports/bleu_by_length.csv").read_text().splitlines()
     assert rows[0] == "test_set,variant,bucket_lo,bucket_hi,n,bleu,ci_lo,ci_hi,length_ratio"
     buckets = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
         "buckets"
     ]
-    assert len(rows) == 1 + len(VARIANTS) * len(buckets)
+    assert len(rows) == 1 + 2 * len(VARIANTS) * len(buckets)  # test and test_novel
     for row in rows[1:]:
         test_set, variant, lo, _, _, bleu, ci_lo, ci_hi, ratio = row.split(",")
         assert float(ci_lo) <= float(bleu) <= float(ci_hi)

@@ -248,6 +248,31 @@ def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0)
     return "\n".join([*lines, "", verdict])
 
 
+def novel_note(inputs: Inputs, name: str) -> str:
+    """What a `<set>_novel` view left out, per bucket; empty for a whole test set."""
+    view = whole = None
+    for d in inputs.details.values():
+        if d and "novel_of" in d["test_sets"].get(name, {}):
+            view = d["test_sets"][name]
+            whole = d["test_sets"].get(view["novel_of"])
+            break
+    if view is None or whole is None:
+        return ""
+    dropped = ", ".join(
+        f"{a['label']}: {a['n'] - b['n']}"
+        for a, b in zip(whole["buckets"], view["buckets"], strict=True)
+    )
+    return (
+        f"`{view['novel_of']}` without the {view['near_duplicates']} of its "
+        f"{whole['sentences']} sentences whose source is a training source up to case, numbers "
+        'and punctuation ("Motion No. 12 agreed to." after a training "Motion No. 3 agreed '
+        'to."): a model can translate those by rote, every variant alike. The same models and '
+        f"hypotheses, fewer sentences scored. Left out, per bucket: {dropped}. A shape that "
+        "changes between the two views comes from which sentences fill the buckets, not from "
+        "the models."
+    )
+
+
 def render(inputs: Inputs) -> str:
     parts = ["# Why the encoder's final state is a bottleneck: BLEU against sentence length", ""]
     todo = missing(inputs)
@@ -256,6 +281,7 @@ def render(inputs: Inputs) -> str:
     parts += ["## What was run", "", what_was_run(inputs), "", "## Overall", "", overall(inputs)]
     for name, figure in inputs.figures.items():
         parts += ["", f"## BLEU by source length: `{name}`", "", f"![BLEU vs length]({figure})"]
+        parts += ["", note] if (note := novel_note(inputs, name)) else []
         parts += ["", buckets(inputs, name), "", "Reading:", "", reading(inputs, name)]
         parts += ["", LENGTHS_NOTE, "", lengths(inputs, name)]
     parts += [
