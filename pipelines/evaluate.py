@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "Fix: name existing splits, or add them to data.source.splits and rerun download."
         )
     novel_views = check_novel_views(params.data)
-    train_sources = corpus["train"]["src"] if novel_views and "train" in corpus else []
+    train_sources = load_corpus(args.trained_on)["train"]["src"] if novel_views else []
     model, _ = load_model(args.model)
     tokenizers = load_tokenizers(args.tokenizer)
     metrics, details, heatmaps = {}, {}, []
@@ -109,7 +109,8 @@ def novel_view(
     buckets: list[Bucket],
 ) -> dict:
     """Scores of test set `name` without its sentences whose source repeats a training source
-    up to case, numbers and punctuation, in the same buckets as the whole set."""
+    (of the pairs the models trained on, after the length filter) up to case, numbers and
+    punctuation, in the same buckets as the whole set."""
     repeats = near_duplicates(srcs, train_sources)
     kept = [i for i, r in enumerate(repeats) if not r]
     _, details = score(
@@ -197,6 +198,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--variant", required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--corpus", type=Path, required=True, help="download stage output")
+    parser.add_argument(
+        "--trained-on", type=Path, required=True, help="tokenize stage output: its train split"
+    )
     parser.add_argument("--tokenizer", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True, help="models/<variant>/")
     parser.add_argument("--out", type=Path, required=True, help="hypotheses folder")

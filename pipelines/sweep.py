@@ -118,7 +118,8 @@ def run_job(cfg: DictConfig) -> dict:
     evaluate.main(
         [
             *("--variant", variant, "--params", str(params), "--corpus", cfg.sweep.corpus),
-            *("--tokenizer", str(data / "tokenizer"), "--model", str(out / "models" / variant)),
+            *("--trained-on", str(data / "tokenized"), "--tokenizer", str(data / "tokenizer")),
+            *("--model", str(out / "models" / variant)),
             *("--out", str(out / "evaluations"), "--metrics", str(out / "eval.json")),
             *("--details", str(out / "eval.details.json")),
         ]
