@@ -4,7 +4,9 @@ Writes `<out>/<test_set>.hyp` (detokenized hypotheses, one per line, aligned wit
 sources in the corpus) and, for the attention variant, `<out>/attention.json` (the weights of a
 few long test sentences, for the report's heatmaps); the metrics JSON (corpus BLEU and chrF per
 test set, as DVC metrics) and a details JSON (sacrebleu signatures, decode settings, and BLEU
-with a bootstrap confidence interval per source-length bucket).
+with a bootstrap confidence interval per source-length bucket). Each test set named in
+`data.novel_views` is scored again in the details as `<set>_novel`, without the sentences whose
+source repeats a training source up to case, numbers and punctuation.
 """
 
 from __future__ import annotations
@@ -65,18 +67,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             buckets = merge_small(
                 make_buckets(list(params.eval.bucket_edges)), lengths, params.eval.min_bucket
             )
-            run_facts = {
-                "truncated_sources": out.truncated,
+            timing = {
                 "decode_s": round(seconds, 1),
                 "sentences_per_s": round(len(srcs) / max(seconds, 1e-9), 1),
             }
             metrics[name], details[name] = score(
-                out.hyps, srcs, refs, params.eval, buckets, run_facts
+                out.hyps, srcs, refs, params.eval, buckets, out.truncated, timing
             )
+            view = None
             if name in novel_views:
-                details[f"{name}_novel"] = novel_view(
-                    name, out.hyps, srcs, refs, train_sources, params.eval, buckets
-                )
+                view = novel_view(name, out.hyps, srcs, refs, train_sources, params.eval, buckets)
+            if view:
+                details[f"{name}_novel"] = view
             heatmaps += attention_records(out, tokenizers, srcs, name, keep)
         if heatmaps:
             (tmp / "attention.json").write_text(json.dumps(heatmaps), "utf-8")
@@ -89,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def check_novel_views(data: DictConfig) -> list[str]:
     """`data.novel_views`, checked: each must be one of `data.test_sets`."""
-    views = list(data.get("novel_views") or [])
+    views = data.get("novel_views") or []
+    if not isinstance(views, Sequence) or isinstance(views, str):
+        raise ConfigError(
+            f"data.novel_views = {views!r}: it must be a list of test sets. "
+            "Fix: e.g. data.novel_views=[test], or [] for none."
+        )
+    views = list(views)
     unknown = [v for v in views if v not in data.test_sets]
     if unknown:
         raise ConfigError(
@@ -107,15 +115,19 @@ def novel_view(
     train_sources: Sequence[str],
     eval_cfg: DictConfig,
     buckets: list[Bucket],
-) -> dict:
+) -> dict | None:
     """Scores of test set `name` without its sentences whose source repeats a training source
     (of the pairs the models trained on, after the length filter) up to case, numbers and
-    punctuation, in the same buckets as the whole set."""
+    punctuation, in the whole set's buckets (merged further where one falls under
+    `eval.min_bucket`). None when no sentence is left."""
     repeats = near_duplicates(srcs, train_sources)
     kept = [i for i, r in enumerate(repeats) if not r]
-    _, details = score(
-        [hyps[i] for i in kept], [srcs[i] for i in kept], [refs[i] for i in kept], eval_cfg, buckets
-    )
+    if not kept:
+        log.warning("%s_novel not scored: every %s source repeats a training source", name, name)
+        return None
+    srcs = [srcs[i] for i in kept]
+    buckets = merge_small(buckets, [word_count(s) for s in srcs], eval_cfg.min_bucket)
+    _, details = score([hyps[i] for i in kept], srcs, [refs[i] for i in kept], eval_cfg, buckets)
     log.info("%s_novel: %s without %d near-duplicates of training", name, name, sum(repeats))
     return {"novel_of": name, "near_duplicates": sum(repeats), **details}
 
@@ -126,12 +138,11 @@ def score(
     refs: list[str],
     eval_cfg: DictConfig,
     buckets: list[Bucket],
-    run_facts: dict | None = None,
+    truncated: int | None = None,
+    timing: dict | None = None,
 ) -> tuple[dict, dict]:
-    """Corpus scores (the metrics) and the per-bucket scores with their intervals. `run_facts`
-    describe the decoding of a whole test set: `truncated_sources` goes into the metrics and the
-    details, the decode time and speed into the details only."""
-    run_facts = run_facts or {}
+    """Corpus scores (the metrics) and the per-bucket scores with their intervals. A whole test
+    set's decoding adds its truncated sources (metrics and details) and `timing` (details)."""
     scores = corpus_scores(hyps, refs)
     by_bucket = bucket_scores(hyps, refs, srcs, buckets, eval_cfg.bootstrap_samples, seed=12345)
     metrics = {
@@ -139,13 +150,13 @@ def score(
         "chrf": round(scores.chrf, 4),
         "sentences": scores.n,
         "empty_hyps": scores.empty_hyps,
-        **{k: v for k, v in run_facts.items() if k == "truncated_sources"},
+        **({} if truncated is None else {"truncated_sources": truncated}),
     }
     details = {
         **metrics,
         "bleu_signature": scores.bleu_signature,
         "chrf_signature": scores.chrf_signature,
-        **{k: v for k, v in run_facts.items() if k != "truncated_sources"},
+        **(timing or {}),
         "buckets": [
             {
                 "lo": b.bucket.lo,

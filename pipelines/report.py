@@ -1,6 +1,7 @@
 """report: gather what the stages computed and draw it (no scoring here).
 
-Writes reports/bleu_by_length.csv (one row per test set, variant and bucket: a DVC plot),
+Writes reports/bleu_by_length.csv (one row per test set, `<set>_novel` view, variant and
+bucket: a DVC plot),
 reports/figures/ (BLEU against length per test set, attention heatmaps, concat_states' growth
 with L; PNG and SVG), and reports/report.md; logs the same figures and table to W&B (offline
 by default) as a run named `report` in the experiment's group.
@@ -166,11 +167,13 @@ def code_version(results: Path) -> tuple[str, list[str]]:
     for entry in entries:
         if not entry:
             continue
-        if entry[0] in "RC":  # a rename or copy: the entry after it is the old path
-            next(entries, None)
-        path = root / entry[3:]
-        if not any(path == s or s in path.parents for s in skip):
-            changed.add(entry[3:])
+        paths = [entry[3:]]
+        if {"R", "C"} & set(entry[:2]):  # renamed or copied (staged or not): then the old path
+            paths.append(next(entries, ""))
+        for name in filter(None, paths):
+            path = root / name
+            if not any(path == s or s in path.parents for s in skip):
+                changed.add(name)
     return head, sorted(changed)
 
 

@@ -216,3 +216,6 @@ def test_a_novel_view_must_name_a_test_set():
     data.novel_views = ["newstest2014"]
     assert check_novel_views(data) == ["newstest2014"]
     assert check_novel_views(OmegaConf.create({"test_sets": ["test"]})) == []  # no key, no view
+    data.novel_views = "test"  # `-S data.novel_views=test`: a string, not a list
+    with pytest.raises(ConfigError, match=r"must be a list of test sets.*Fix:"):
+        check_novel_views(data)

@@ -235,10 +235,12 @@ def check_novel_view(repo: Path, srcs: list[str], refs: list[str]) -> None:
     """`test_novel`: the test sentences whose source is no training source up to case, numbers
     and punctuation, scored from the same hypothesis file (BLEU by the sacrebleu command line)."""
     pairs = datasets.load_from_disk(str(repo / "data/corpus"))["train"]
+    data = yaml.safe_load((repo / "params.yaml").read_text())["data"]
+    lo, hi = data["min_len"], data["max_len"]
     train = [  # the pairs the models trained on: the length filter, written independently
         s
         for s, t in zip(pairs["src"], pairs["tgt"], strict=True)
-        if len(s.split()) <= 50 and len(t.split()) <= 50
+        if lo <= len(s.split()) <= hi and lo <= len(t.split()) <= hi
     ]
     kept = [i for i, r in enumerate(near_duplicates(srcs, train)) if not r]
     assert 0 < len(kept) < len(srcs)  # the synthetic corpus repeats some short sentences

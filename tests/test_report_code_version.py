@@ -66,6 +66,7 @@ def test_changed_config_is_named_and_the_pipelines_own_outputs_are_not(repo):
         "conf/model/luong.yaml",
         "params.yaml",
         "src/new_name.py",
+        "src/old_name.py",  # a staged rename: both names
     ]
     line = code(head, changed)
     assert line.startswith(f"Written at commit `{head}`, with uncommitted changes to ")
@@ -84,3 +85,14 @@ def test_a_long_list_is_cut_and_counted():
     assert "`conf/f7.yaml` and 3 more." in line
     assert "`conf/f8.yaml`" not in line
     assert code("abc1234", []).startswith("Written at commit `abc1234`. ")
+
+
+def test_a_rename_in_the_work_tree_names_both_paths_and_hides_nothing(repo):
+    (repo / "conf/model/attention.yaml").rename(repo / "conf/model/bahdanau.yaml")
+    git(repo, "add", "-N", "conf/model/bahdanau.yaml")  # git status: " R new\0old"
+    (repo / "params.yaml").write_text("a: 3\n")  # the entry after the rename's pair
+    assert code_version(RESULTS)[1] == [
+        "conf/model/attention.yaml",
+        "conf/model/bahdanau.yaml",
+        "params.yaml",
+    ]

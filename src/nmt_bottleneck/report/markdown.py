@@ -69,7 +69,7 @@ def code(commit: str, changed: list[str], shown: int = 8) -> str:
         names = ", ".join(f"`{c}`" for c in changed[:shown])
         more = f" and {len(changed) - shown} more" if len(changed) > shown else ""
         out += f", with uncommitted changes to {names}{more}"
-    return out + ". `dvc.lock` holds the hash of every file each stage read."
+    return out + ". `dvc.lock` holds each stage's parameters and its inputs' hashes."
 
 
 def what_was_run(inputs: Inputs) -> str:
@@ -248,6 +248,11 @@ def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0)
     return "\n".join([*lines, "", verdict])
 
 
+def within(a: dict, b: dict) -> bool:
+    """Whether bucket a's lengths lie inside bucket b's (hi None: open-ended)."""
+    return a["lo"] >= b["lo"] and (b["hi"] is None or (a["hi"] is not None and a["hi"] <= b["hi"]))
+
+
 def novel_note(inputs: Inputs, name: str) -> str:
     """What a `<set>_novel` view left out, per bucket; empty for a whole test set."""
     view = whole = None
@@ -258,15 +263,15 @@ def novel_note(inputs: Inputs, name: str) -> str:
             break
     if view is None or whole is None:
         return ""
-    dropped = ", ".join(
-        f"{a['label']}: {a['n'] - b['n']}"
-        for a, b in zip(whole["buckets"], view["buckets"], strict=True)
+    dropped = ", ".join(  # a view's bucket may span several of the whole set's
+        f"{b['label']}: {sum(a['n'] for a in whole['buckets'] if within(a, b)) - b['n']}"
+        for b in view["buckets"]
     )
     return (
         f"`{view['novel_of']}` without the {view['near_duplicates']} of its "
         f"{whole['sentences']} sentences whose source is a training source up to case, numbers "
-        'and punctuation ("Motion No. 12 agreed to." after a training "Motion No. 3 agreed '
-        'to."): a model can translate those by rote, every variant alike. The same models and '
+        'and punctuation (in Hansard, e.g. "Motion No. 12 agreed to." after a training "Motion '
+        'No. 3 agreed to."): a model may translate those by rote. The same models and '
         f"hypotheses, fewer sentences scored. Left out, per bucket: {dropped}. A shape that "
         "changes between the two views comes from which sentences fill the buckets, not from "
         "the models."
