@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nmt_bottleneck.report.markdown import Inputs, reading, search
+from nmt_bottleneck.report.markdown import Inputs, novel_note, reading, search
 
 
 def test_beam_settings_are_named_only_for_beam_search():
@@ -85,3 +85,35 @@ def test_the_floor_names_attentions_best_bucket():
     assert "best bucket has 9.94 (under 10)" in verdict([0.9, 0.5], [9.94, 4.0], 0.01)
     # shown as 10.00, so not called under 10
     assert "Too little" not in verdict([5.0, 0.5], [9.996, 8.0], 0.01)
+
+
+def test_a_views_note_counts_what_each_of_its_buckets_left_out():
+    def bucket(lo, hi, n):
+        label = f"{lo}+" if hi is None else f"{lo}-{hi}"
+        return {"lo": lo, "hi": hi, "label": label, "n": n}
+
+    whole = {"sentences": 12, "buckets": [bucket(1, 10, 5), bucket(11, 20, 3), bucket(21, None, 4)]}
+    view = {  # evaluate merged 1-10 and 11-20 after leaving out two short sentences
+        "novel_of": "test",
+        "near_duplicates": 2,
+        "buckets": [bucket(1, 20, 6), bucket(21, None, 4)],
+    }
+    details = {"attention": {"test_sets": {"test": whole, "test_novel": view}}}
+    inputs = Inputs(
+        data={},
+        profile="cpu",
+        commit="0",
+        changed=[],
+        tokenize={},
+        facts={},
+        details=details,
+        significance=None,
+        figures={},
+        heatmaps=[],
+        growth=None,
+        growth_rows=[],
+    )
+    note = novel_note(inputs, "test_novel")
+    assert note.startswith("`test` without the 2 of its 12 sentences")
+    assert "Left out, per bucket: 1-20: 2, 21+: 0." in note
+    assert novel_note(inputs, "test") == ""  # a whole test set has no note
