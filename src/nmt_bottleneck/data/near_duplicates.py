@@ -4,8 +4,9 @@ Parliamentary records repeat boilerplate with only a number or a name's punctuat
 ("Motion No. 12 agreed to."). The corpora's `*_unseen` splits drop exact repeats of training
 pairs, not these, and they are short: a model that has seen one may translate the other by
 rote, which lifts the short buckets of a BLEU-against-length curve (on Hansard test_unseen it
-lifted all three variants' 1-10 bucket). The evaluate stage scores such a test set twice, whole and without them (`data.novel_views`),
-against the training pairs the models were trained on (after the length filter).
+lifted all three variants' 1-10 bucket). The evaluate stage scores such a test set twice,
+whole and without them (`data.novel_views`), against the training pairs the models were
+trained on (after the length filter).
 """
 
 from __future__ import annotations
