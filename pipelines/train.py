@@ -20,6 +20,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import (
+    Callback,
     EarlyStopping,
     LearningRateMonitor,
     ModelCheckpoint,
@@ -175,9 +176,23 @@ def build_trainer(params, args, config: dict, run_id: str) -> tuple[L.Trainer, M
             EarlyStopping("val/loss", patience=train.patience),
             LearningRateMonitor("step"),
             progress_bar(train.log_every_steps),
+            ValidateLastStep(),
         ],
     )
     return trainer, checkpoint
+
+
+class ValidateLastStep(Callback):
+    """Validate after the last step too, not only every `val_every_steps`. Lightning validates
+    at multiples of `val_check_interval` alone: with `max_steps` not a multiple, the steps after
+    the last validation were trained and then lost (the model written is the best validated
+    one), and with `max_steps` under one interval no checkpoint was ever saved. Asking the loop
+    to stop at `max_steps` makes Lightning validate there, as it does for early stopping; when
+    the step is a multiple anyway, it validates once."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
 
 
 def progress_bar(refresh_every: int) -> ProgressBar:

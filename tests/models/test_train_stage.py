@@ -144,3 +144,35 @@ def test_a_linear_schedule_shorter_than_its_warmup_fails_before_any_data_work(tm
     assert "got max_steps 4 and warmup_steps 5" in result.stderr  # smoke's warm-up
     assert "not-tokenized" not in result.stderr  # failed before reading the data
     assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    ("max_steps", "val_every", "validated_at"),
+    [(7, 4, [4, 7]), (6, 10, [6])],
+    ids=["not-a-multiple", "shorter-than-one-interval"],
+)
+def test_the_last_step_is_validated_when_the_interval_does_not_land_on_it(
+    tmp_path, tokenized, max_steps, val_every, validated_at
+):
+    # Lightning validates every val_check_interval steps only: the steps after the last
+    # multiple would be trained and then thrown away, and with no multiple at all the stage
+    # had no best checkpoint to write (it failed after training).
+    result, out = train(
+        tmp_path,
+        tokenized,
+        "attention",
+        f"train.max_steps={max_steps}",
+        f"train.val_every_steps={val_every}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads((out / "facts.json").read_text())
+    assert facts["steps"] == max_steps
+    # last.ckpt is saved at every validation: the last one ran after the last step
+    last = torch.load(tmp_path / "checkpoints" / "attention" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == max_steps
+    run = summarize(next((tmp_path / "logs" / "wandb").glob("offline-run-*/run-*.wandb")))
+    losses = [row["val/loss"] for row in run["history"] if "val/loss" in row]
+    assert len(losses) == len(validated_at)
+    best = losses.index(min(losses))
+    assert facts["best_step"] == validated_at[best]
+    assert facts["best_val_loss"] == pytest.approx(losses[best], abs=1e-4)
