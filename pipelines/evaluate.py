@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.data.tokenizer import load_tokenizers
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.eval.bleu import bucket_scores, corpus_scores
+from nmt_bottleneck.eval.bleu import bucket_quotient, bucket_scores, corpus_scores
 from nmt_bottleneck.eval.buckets import Bucket, make_buckets, merge_small
 from nmt_bottleneck.eval.translate import DecodeSettings, Translations, load_model, translate
 from pipelines.stage import load_params, run
@@ -142,9 +143,26 @@ def score(
     timing: dict | None = None,
 ) -> tuple[dict, dict]:
     """Corpus scores (the metrics) and the per-bucket scores with their intervals. A whole test
-    set's decoding adds its truncated sources (metrics and details) and `timing` (details)."""
+    set's decoding adds its truncated sources (metrics and details) and `timing` (details).
+
+    `last_over_best` (details): the last scored bucket's BLEU over the best one's, with its
+    bootstrap interval (`bucket_quotient`); how much of its best a curve keeps at the longest
+    sentences. None with fewer than two scored buckets; its numbers are None where the best
+    bucket scores 0."""
     scores = corpus_scores(hyps, refs)
     by_bucket = bucket_scores(hyps, refs, srcs, buckets, eval_cfg.bootstrap_samples, seed=12345)
+    scored = [i for i, b in enumerate(by_bucket) if b.n]
+    fall = None
+    if len(scored) > 1:
+        best = max(scored, key=lambda i: by_bucket[i].bleu)
+        q = bucket_quotient(
+            hyps, refs, srcs, buckets, scored[-1], best, eval_cfg.bootstrap_samples, seed=12345
+        )
+        fall = {
+            "last": q.numerator,
+            "best": q.denominator,
+            **{k: rounded(getattr(q, k)) for k in ("value", "ci_lo", "ci_hi")},
+        }
     metrics = {
         "bleu": round(scores.bleu, 4),
         "chrf": round(scores.chrf, 4),
@@ -157,6 +175,7 @@ def score(
         "bleu_signature": scores.bleu_signature,
         "chrf_signature": scores.chrf_signature,
         **(timing or {}),
+        "last_over_best": fall,
         "buckets": [
             {
                 "lo": b.bucket.lo,
@@ -172,6 +191,11 @@ def score(
         ],
     }
     return metrics, details
+
+
+def rounded(x: float) -> float | None:
+    """x to 4 places; None for NaN, which JSON has no literal for."""
+    return None if math.isnan(x) else round(x, 4)
 
 
 def long_sentences(srcs: list[str], k: int) -> set[int]:

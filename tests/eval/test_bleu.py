@@ -21,6 +21,7 @@ from nmt_bottleneck.errors import DataError
 from nmt_bottleneck.eval.bleu import (
     bleu_from_stats,
     bootstrap_ci,
+    bucket_quotient,
     bucket_scores,
     check_aligned,
     corpus_scores,
@@ -138,6 +139,47 @@ def test_ci_contains_the_point_estimate_and_is_seeded(corpus):
     assert bootstrap_ci(corpus.hyps, corpus.refs, seed=7) != (lo, hi)
     narrow = bootstrap_ci(corpus.hyps, corpus.refs, level=0.5)
     assert lo <= narrow[0] <= narrow[1] <= hi
+
+
+def test_bucket_quotient_and_its_interval_equal_a_plain_resampling_loop(corpus):
+    # Longer sentences get noisier hypotheses, so the long bucket scores below the short one.
+    rng = random.Random(3)
+    pairs = zip(corpus.srcs, corpus.refs, strict=True)
+    hyps = [perturb(r, rng, 0.05 + 0.01 * word_count(s)) for s, r in pairs]
+    buckets = make_buckets([10, 20, 30])
+    index = [
+        0 if n <= 10 else 1 if n <= 20 else 2 if n <= 30 else 3
+        for n in map(word_count, corpus.srcs)
+    ]
+    q = bucket_quotient(hyps, corpus.refs, corpus.srcs, buckets, 3, 1, n_samples=60, seed=5)
+
+    def bleu_of(rows: list[int], k: int) -> float:
+        picked = [i for i in rows if index[i] == k]
+        return (
+            BLEU().corpus_score([hyps[i] for i in picked], [[corpus.refs[i] for i in picked]]).score
+        )
+
+    everyone = list(range(len(hyps)))
+    assert (q.numerator, q.denominator) == ("31+", "11-20")
+    assert q.value == bleu_of(everyone, 3) / bleu_of(everyone, 1)
+    # the same draws: whole-set resamples from numpy's generator seeded with `seed`
+    draws = np.random.default_rng(5).integers(0, len(hyps), size=(60, len(hyps)))
+    quotients = [bleu_of(list(d), 3) / bleu_of(list(d), 1) for d in draws]
+    lo, hi = np.percentile(quotients, [2.5, 97.5])
+    assert (q.ci_lo, q.ci_hi) == pytest.approx((lo, hi), abs=1e-9)
+    assert q.ci_lo < q.value < q.ci_hi < 1  # the long bucket is worse beyond the noise
+
+
+def test_bucket_quotient_is_nan_over_an_empty_or_zero_bucket():
+    srcs = ["one two", "one two three four five six seven", "one two three four five six seven"]
+    refs = ["le chat noir dort", "le chien est dans la maison", "il pleut sur la ville ce soir"]
+    hyps = ["le chat noir dort", "rien", "rien"]  # the 6-10 bucket matches no n-gram
+    buckets = make_buckets([5, 10, 20])
+    over_zero = bucket_quotient(hyps, refs, srcs, buckets, 0, 1, n_samples=20)
+    over_empty = bucket_quotient(hyps, refs, srcs, buckets, 0, 2, n_samples=20)
+    for q in (over_zero, over_empty):
+        assert all(math.isnan(x) for x in (q.value, q.ci_lo, q.ci_hi))
+    assert (over_empty.numerator, over_empty.denominator) == ("1-5", "11-20")
 
 
 def test_line_count_mismatch_names_both_files_and_counts():

@@ -191,6 +191,56 @@ def bucket_scores(
     return out
 
 
+class Quotient(NamedTuple):
+    numerator: str  # bucket labels
+    denominator: str
+    value: float  # BLEU of the numerator bucket over BLEU of the denominator bucket
+    ci_lo: float
+    ci_hi: float
+
+
+def bucket_quotient(
+    hyps: Sequence[str],
+    refs: Sequence[str],
+    srcs: Sequence[str],
+    buckets: Sequence[Bucket],
+    num: int,
+    den: int,
+    n_samples: int = 1000,
+    seed: int = 12345,
+    level: float = 0.95,
+) -> Quotient:
+    """BLEU of bucket `num` over BLEU of bucket `den` (indices into `buckets`), with a percentile
+    bootstrap interval. Each resample draws the whole test set's sentences with replacement and
+    scores both buckets from the same draw, so a bucket's size varies between resamples as it
+    would between test sets of this size. NaN (and a NaN interval) where `den` scores 0 or a
+    bucket is empty; resamples in which `den` scores 0 are left out of the percentiles.
+
+    The interval says how far the quotient moves with the choice of test sentences. It does not
+    cover the choice of `den`: picking the best bucket by its point estimate favours a bucket
+    that drew lucky sentences, so a quotient over the best bucket leans low."""
+    check_aligned(srcs, refs, "sources", "references")
+    _check_bootstrap_args(n_samples, level)
+    stats = sentence_stats(hyps, refs)
+    index = np.array(assign([word_count(s) for s in srcs], buckets))
+    rows = {i: index == i for i in (num, den)}
+    labels = buckets[num].label, buckets[den].label
+    if not all(rows[i].any() for i in rows):
+        return Quotient(*labels, math.nan, math.nan, math.nan)
+    point = {i: bleu_from_stats(stats[rows[i]].sum(0)) for i in rows}
+    if point[den] == 0:
+        return Quotient(*labels, math.nan, math.nan, math.nan)
+    counts = resample_counts(len(stats), n_samples, seed)
+    top = resampled_bleu(stats[rows[num]], counts[:, rows[num]])
+    bottom = resampled_bleu(stats[rows[den]], counts[:, rows[den]])
+    ok = bottom > 0
+    tail = 100 * (1 - level) / 2
+    if not ok.any():
+        return Quotient(*labels, point[num] / point[den], math.nan, math.nan)
+    lo, hi = np.percentile(top[ok] / bottom[ok], [tail, 100 - tail])
+    return Quotient(*labels, point[num] / point[den], float(lo), float(hi))
+
+
 @contextmanager
 def _sacrebleu_seed(seed: int) -> Iterator[None]:
     """sacrebleu reads its resampling seed from SACREBLEU_SEED (its documented interface)."""
