@@ -309,6 +309,19 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert all(f"| {v} | test |" in report for v in VARIANTS)
     ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading
     assert f"; output/reference length {ratio:.2f} there)." in report
+    # how much of its best attention keeps in its last bucket, and that quotient's interval
+    fall = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
+        "last_over_best"
+    ]
+    best = max(buckets, key=lambda b: b["bleu"])
+    assert (fall["last"], fall["best"]) == (buckets[-1]["label"], best["label"])
+    if best["bleu"]:
+        assert fall["value"] == round(buckets[-1]["bleu"] / best["bleu"], 4)
+        assert fall["ci_lo"] <= fall["value"] <= fall["ci_hi"]
+        assert f"95% interval {fall['ci_lo']:.2f}-{fall['ci_hi']:.2f}; output/reference" in report
+    else:  # 30 smoke steps can leave every bucket at 0 BLEU: no quotient to take
+        assert fall["value"] is fall["ci_lo"] is fall["ci_hi"] is None
+        assert f"at {best['label']} words, 0.0 at {buckets[-1]['label']} (its best is 0;" in report
     table = report.split("Output length over reference")[1]
     per_variant = [
         read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test"]["buckets"]

@@ -29,11 +29,18 @@ def buckets(bleus: list[float], half_width: float) -> list[dict]:
     ]
 
 
-def verdict(final_state: list[float], attention: list[float], half_width: float = 1.0) -> str:
+def verdict(
+    final_state: list[float],
+    attention: list[float],
+    half_width: float = 1.0,
+    fall: dict | None = None,
+) -> str:
+    """The reading's verdict line; `fall`: attention's `last_over_best` from evaluate."""
     details = {
         v: {"test_sets": {"test": {"buckets": buckets(bleus, half_width)}}}
         for v, bleus in (("final_state", final_state), ("attention", attention))
     }
+    details["attention"]["test_sets"]["test"]["last_over_best"] = fall
     inputs = Inputs(
         data={},
         profile="cpu",
@@ -61,13 +68,13 @@ FALLS = [25.0, 24.0, 23.0, 22.0, 19.9]  # 19.9 is just under 80% of 25
     [
         (BASE, HOLDS, 1.0, "appears: final_state falls with length, attention holds."),
         (BASE, FALLS, 1.0, "in part: attention is ahead beyond the intervals in 2 of 2 buckets"),
-        (BASE, FALLS, 1.0, "words, but attention also falls with length."),
+        (BASE, FALLS, 1.0, "words, but attention also falls with length (0.796 of the best)."),
         ([20.0, 19.0, 18.0, 17.0, 16.0], HOLDS, 1.0, "but final_state does not fall steeply."),
         (
             [20.0, 19.0, 18.0, 17.0, 16.0],
             FALLS,
             1.0,
-            "but final_state does not fall steeply and attention also falls with length.",
+            "but final_state does not fall steeply and attention also falls with length (0.796",
         ),
         # attention holds, but its 31-40 bucket dips into final_state's interval
         (BASE, [25.0, 24.0, 23.0, 10.5, 21.0], 1.0, "in 1 of 2 buckets beyond 30 words, but not"),
@@ -79,6 +86,23 @@ FALLS = [25.0, 24.0, 23.0, 22.0, 19.9]  # 19.9 is just under 80% of 25
 )
 def test_the_verdict_reads_the_curves(final_state, attention, half_width, expected):
     assert expected in verdict(final_state, attention, half_width)
+
+
+def test_attentions_fall_is_read_against_its_bootstrap_interval():
+    def fall(lo: float, hi: float, last: str = "41-50", best: str = "1-10") -> dict:
+        return {"last": last, "best": best, "value": 19.9 / 25, "ci_lo": lo, "ci_hi": hi}
+
+    beyond = verdict(BASE, FALLS, fall=fall(0.70, 0.79))
+    assert "falls with length (0.796 of the best, 95% interval 0.70-0.79, wholly under 0.8)." in (
+        beyond
+    )
+    within = verdict(BASE, FALLS, fall=fall(0.70, 0.86))
+    assert "95% interval 0.70-0.86: the interval reaches 0.8, so this test set cannot tell it" in (
+        within
+    )
+    # an interval of other buckets than the curve's last and best is not shown as its own
+    other = verdict(BASE, FALLS, fall=fall(0.70, 0.79, last="51+"))
+    assert "(0.796 of the best)." in other and "interval 0.70" not in other
 
 
 def test_the_floor_names_attentions_best_bucket():
