@@ -31,6 +31,7 @@ from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.eval.bleu import bucket_quotient, bucket_scores, corpus_scores
 from nmt_bottleneck.eval.buckets import Bucket, make_buckets, merge_small
 from nmt_bottleneck.eval.translate import DecodeSettings, Translations, load_model, translate
+from nmt_bottleneck.machine import describe
 from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck")
@@ -83,7 +84,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             heatmaps += attention_records(out, tokenizers, srcs, name, keep)
         if heatmaps:
             (tmp / "attention.json").write_text(json.dumps(heatmaps), "utf-8")
-    details = {"variant": args.variant, "decode": settings._asdict(), "test_sets": details}
+    details = {
+        "variant": args.variant,
+        "decode": settings._asdict(),
+        "machine": describe(),  # load_model puts the model on the CPU
+        "test_sets": details,
+    }
     write_json_atomic(details, args.details)
     write_json_atomic(metrics, args.metrics)
     for name, m in metrics.items():

@@ -1,9 +1,10 @@
 """DVC stage `train@<variant>`: train one variant (`variants.<id>` in params.yaml) on the
 tokenized data and write `--out` (models/<id>/): `model.pt` (the best weights on validation
 loss, a plain state dict: loads with torch.load(weights_only=True)), `config.yaml` (the
-variant's resolved config plus the derived sizes) and `facts.json` (steps, epochs, wall time,
-best validation loss, parameter counts), also written to `--metrics` for `dvc metrics show`.
-Lightning checkpoints (for resuming) live in `--checkpoints`, outside the DVC output."""
+variant's resolved config plus the derived sizes) and `facts.json` (steps, epochs, wall time
+and the machine it ran on, best validation loss, parameter counts), also written to `--metrics`
+for `dvc metrics show`. Lightning checkpoints (for resuming) live in `--checkpoints`, outside the
+DVC output."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
 from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.machine import describe
 from nmt_bottleneck.models.build import build_seq2seq
 from nmt_bottleneck.models.lightning_module import Seq2SeqModule, check_optim
 from nmt_bottleneck.models.loggers import make_logger
@@ -254,6 +256,7 @@ def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> N
         "parameters": module.parameter_counts(),
         "derived": config["derived"],
         "peak_memory_mb": peak_memory_mb(),
+        "machine": describe(trainer.strategy.root_device, trainer.world_size),
     }
     with atomic_dir(args.out) as tmp:
         torch.save(weights, tmp / "model.pt")

@@ -21,6 +21,7 @@ import yaml
 from sacrebleu.metrics import BLEU
 
 from nmt_bottleneck.data.near_duplicates import near_duplicates
+from nmt_bottleneck.machine import cpu_model, summary
 from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
 from tests.wandb_log import summarize
 
@@ -336,6 +337,11 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert f"attention's BLEU over final_state's, bucket by bucket: {', '.join(gains)}." in report
     facts = read_json(repo / "reports/train/attention.json")
     assert facts["epochs"] > 0 and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
+    # every stage ran here, in one go: one machine, named once, the one this test runs on
+    assert facts["machine"]["cpu"] == cpu_model()
+    evaluated = read_json(repo / "reports/eval/final_state.details.json")["machine"]
+    assert evaluated == facts["machine"]
+    assert f"- Machine, every train and evaluate stage: {summary(evaluated)}.\n" in report
     significance = read_json(repo / "reports/significance.json")["test_sets"]["test"]
     assert set(significance) == {"concat_states", "attention"}
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)

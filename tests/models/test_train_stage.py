@@ -15,6 +15,7 @@ import yaml
 from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
 
 from nmt_bottleneck.data.datamodule import TranslationDataModule
+from nmt_bottleneck.machine import cpu_model
 from nmt_bottleneck.models.build import build_seq2seq
 from pipelines.train import progress_bar
 from tests.conftest import run_module
@@ -88,6 +89,9 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     facts = json.loads((out / "facts.json").read_text())
     assert facts == json.loads((tmp_path / "attention.json").read_text())
     assert facts["steps"] == 8
+    machine = facts["machine"]  # whose seconds wall_time_s are
+    assert (machine["cpu"], machine["torch"]) == (cpu_model(), torch.__version__)
+    assert machine["processes"] == 1 and "gpu" not in machine and machine["cores"] >= 1
     per_epoch = batches_per_epoch(tmp_path, tokenized[0])
     assert per_epoch > 8
     assert facts["epochs"] == pytest.approx(8 / per_epoch, abs=1e-4)

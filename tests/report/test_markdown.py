@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nmt_bottleneck.report.markdown import Inputs, novel_note, reading, search
+from nmt_bottleneck.report.markdown import Inputs, machines, novel_note, reading, search
 
 
 def test_beam_settings_are_named_only_for_beam_search():
@@ -141,3 +141,42 @@ def test_a_views_note_counts_what_each_of_its_buckets_left_out():
     assert note.startswith("`test` without the 2 of its 12 sentences")
     assert "Left out, per bucket: 1-20: 2, 21+: 0." in note
     assert novel_note(inputs, "test") == ""  # a whole test set has no note
+
+
+def test_the_machines_line_groups_stages_by_machine():
+    xeon = {"cpu": "Xeon", "cores": 2, "torch_threads": 2, "torch": "2.13.0", "processes": 1}
+    epyc = {**xeon, "cpu": "EPYC"}
+
+    def line(facts: dict, details: dict) -> str:
+        return machines(
+            Inputs(
+                data={},
+                profile="cpu",
+                commit="0",
+                changed=[],
+                tokenize={},
+                facts=facts,
+                details=details,
+                significance=None,
+                figures={},
+                heatmaps=[],
+                growth=None,
+                growth_rows=[],
+            )
+        )
+
+    same = line({"attention": {"machine": xeon}}, {"attention": {"machine": xeon}})
+    assert (
+        same
+        == "- Machine, every train and evaluate stage: Xeon, 2 cores, torch 2.13.0 (2 threads)."
+    )
+    # evaluate re-run elsewhere; final_state's facts written before machines were recorded
+    mixed = line(
+        {"attention": {"machine": epyc}, "final_state": {"steps": 8}, "concat_states": None},
+        {"attention": {"machine": xeon}},
+    )
+    assert mixed == (
+        "- Machines: `train@attention`: EPYC, 2 cores, torch 2.13.0 (2 threads); "
+        "`train@final_state`: not recorded; `evaluate@attention`: Xeon, 2 cores, torch "
+        "2.13.0 (2 threads). Times measured on different machines do not compare."
+    )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from nmt_bottleneck.machine import summary
+
 
 class Inputs(NamedTuple):
     """What the report stage gathered. Per variant: train facts and evaluate details (None
@@ -98,9 +100,22 @@ def what_was_run(inputs: Inputs) -> str:
             f"{arch.get('output_size')} (maxout {arch.get('maxout')}); the variants differ only "
             "in their context module.",
             f"- Decoding: {search(decode)}, max length ratio {decode.get('max_len_ratio')}.",
+            machines(inputs),
             f"- {code(inputs.commit, inputs.changed)} BLEU: sacrebleu `{signature}`.",
         ]
     )
+
+
+def machines(inputs: Inputs) -> str:
+    """The machine each train and evaluate stage ran on (whose are the times in the tables):
+    one line when they agree, else the stages grouped by machine."""
+    ran = {f"train@{v}": summary(f.get("machine")) for v, f in inputs.facts.items() if f}
+    ran |= {f"evaluate@{v}": summary(d.get("machine")) for v, d in inputs.details.items() if d}
+    distinct = list(dict.fromkeys(ran.values()))
+    if len(distinct) <= 1:
+        return f"- Machine, every train and evaluate stage: {distinct[0] if distinct else '-'}."
+    groups = [f"{', '.join(f'`{s}`' for s, x in ran.items() if x == m)}: {m}" for m in distinct]
+    return f"- Machines: {'; '.join(groups)}. Times measured on different machines do not compare."
 
 
 def overall(inputs: Inputs) -> str:
