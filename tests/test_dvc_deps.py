@@ -94,6 +94,17 @@ def test_every_module_a_stage_runs_is_a_dependency(name):
         f"dvc.yaml, stage {name}: its code imports {missing}, which are not in its deps. "
         "Fix: add them to the stage's deps."
     )
+    # the converse: a listed module the stage never runs re-runs it for nothing (a package's
+    # __init__.py runs with any of its modules)
+    unused = sorted(
+        str(p.relative_to(ROOT))
+        for p in listed
+        if p.suffix == ".py" and p not in code and p.name != "__init__.py"
+    )
+    assert not unused, (
+        f"dvc.yaml, stage {name}: its deps list {unused}, which its code does not import. "
+        "Fix: remove them from the stage's deps."
+    )
 
 
 def test_package_inits_hold_no_code():
