@@ -37,7 +37,7 @@ from nmt_bottleneck.atomic import atomic_dir, write_json_atomic
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
-from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.errors import ConfigError, DataError
 from nmt_bottleneck.machine import describe
 from nmt_bottleneck.models.build import build_seq2seq
 from nmt_bottleneck.models.lightning_module import Seq2SeqModule, check_optim
@@ -188,9 +188,10 @@ class ValidateLastStep(Callback):
     """Validate after the last step too, not only every `val_every_steps`. Lightning validates
     at multiples of `val_check_interval` alone: with `max_steps` not a multiple, the steps after
     the last validation were trained and then lost (the model written is the best validated
-    one), and with `max_steps` under one interval no checkpoint was ever saved. Asking the loop
-    to stop at `max_steps` makes Lightning validate there, as it does for early stopping; when
-    the step is a multiple anyway, it validates once."""
+    one), and with `max_steps` under one interval there was no best checkpoint at all (only the
+    `last.ckpt` that ModelCheckpoint saves when training ends). Asking the loop to stop at
+    `max_steps` makes Lightning validate there, as it does for early stopping; when the step is
+    a multiple anyway, it validates once."""
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
         if 0 < trainer.max_steps <= trainer.global_step:
@@ -244,7 +245,15 @@ def epochs_trained(trainer: L.Trainer) -> float | None:
 
 def write_outputs(args, trainer, checkpoint, module, config, wall_s: float) -> None:
     """models/<variant>/ (atomically) and the metrics JSON, from the best checkpoint."""
-    best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+    path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    if path is None or not path.is_file():
+        raise DataError(
+            f"{args.checkpoints}: training ended at step {trainer.global_step} with no validated "
+            f"checkpoint to take the weights from ({path or 'none was saved'}); a checkpoint "
+            "folder left by an interrupted older run can do this. Fix: delete "
+            f"{args.checkpoints} and run the stage again."
+        )
+    best = torch.load(path, map_location="cpu", weights_only=True)
     weights = {k.removeprefix("model."): v for k, v in best["state_dict"].items()}
     facts = {
         "variant": config["variant"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def test_the_last_step_is_validated_when_the_interval_does_not_land_on_it(
     assert result.returncode == 0, result.stderr[-3000:]
     facts = json.loads((out / "facts.json").read_text())
     assert facts["steps"] == max_steps
-    # last.ckpt is saved at every validation: the last one ran after the last step
+    # last.ckpt is saved at every validation (and at the end): it holds the last step
     last = torch.load(tmp_path / "checkpoints" / "attention" / "last.ckpt", weights_only=False)
     assert last["global_step"] == max_steps
     run = summarize(next((tmp_path / "logs" / "wandb").glob("offline-run-*/run-*.wandb")))
@@ -180,3 +181,20 @@ def test_the_last_step_is_validated_when_the_interval_does_not_land_on_it(
     best = losses.index(min(losses))
     assert facts["best_step"] == validated_at[best]
     assert facts["best_val_loss"] == pytest.approx(losses[best], abs=1e-4)
+
+
+def test_a_checkpoint_folder_without_a_best_checkpoint_fails_with_the_fix(tmp_path, tokenized):
+    # As an interrupted run of the code before the last-step validation could leave it: a
+    # last.ckpt at max_steps, not marked complete, and no validated best checkpoint.
+    result, out = train(tmp_path, tokenized, "attention")
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoints = tmp_path / "checkpoints" / "attention"
+    run = json.loads((checkpoints / "run.json").read_text())
+    (checkpoints / "run.json").write_text(json.dumps({**run, "complete": False}))
+    (checkpoints / "best.ckpt").unlink()
+    shutil.rmtree(out)
+    again, _ = train(tmp_path, tokenized, "attention")
+    assert again.returncode == 1
+    assert f"{checkpoints}: training ended at step 8 with no validated checkpoint" in again.stderr
+    assert f"Fix: delete {checkpoints} and run the stage again." in again.stderr
+    assert "Traceback" not in again.stderr and not out.exists()
