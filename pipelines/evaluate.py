@@ -28,12 +28,13 @@ from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.data.tokenizer import load_tokenizers
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.eval.bleu import bucket_quotient, bucket_scores, corpus_scores
+from nmt_bottleneck.eval.bleu import bucket_scores, corpus_scores, last_over_best
 from nmt_bottleneck.eval.buckets import Bucket, make_buckets, merge_small
 from nmt_bottleneck.eval.translate import DecodeSettings, Translations, load_model, translate
 from nmt_bottleneck.machine import describe
 from pipelines.stage import load_params, run
 
+FIGURES = ("value", "ci_lo", "ci_hi")
 log = logging.getLogger("nmt_bottleneck")
 
 EVAL_KEYS = ("decode", "bucket_edges", "min_bucket", "bootstrap_samples", "heatmaps")
@@ -151,24 +152,14 @@ def score(
     """Corpus scores (the metrics) and the per-bucket scores with their intervals. A whole test
     set's decoding adds its truncated sources (metrics and details) and `timing` (details).
 
-    `last_over_best` (details): the last scored bucket's BLEU over the best one's, with its
-    bootstrap interval (`bucket_quotient`); how much of its best a curve keeps at the longest
-    sentences. None with fewer than two scored buckets; its numbers are None where the best
-    bucket scores 0."""
+    `last_over_best` (details): the last non-empty bucket's BLEU over the best one's, with its
+    bootstrap interval (`bleu.last_over_best`); how much of its best a curve keeps at the
+    longest sentences. None with fewer than two non-empty buckets; its numbers are None (JSON
+    has no NaN) where the best bucket scores 0."""
     scores = corpus_scores(hyps, refs)
     by_bucket = bucket_scores(hyps, refs, srcs, buckets, eval_cfg.bootstrap_samples, seed=12345)
-    scored = [i for i, b in enumerate(by_bucket) if b.n]
-    fall = None
-    if len(scored) > 1:
-        best = max(scored, key=lambda i: by_bucket[i].bleu)
-        q = bucket_quotient(
-            hyps, refs, srcs, buckets, scored[-1], best, eval_cfg.bootstrap_samples, seed=12345
-        )
-        fall = {
-            "last": q.numerator,
-            "best": q.denominator,
-            **{k: rounded(getattr(q, k)) for k in ("value", "ci_lo", "ci_hi")},
-        }
+    q = last_over_best(hyps, refs, srcs, buckets, eval_cfg.bootstrap_samples, seed=12345)
+    fall = q and {"last": q.last, "best": q.best, **{k: rounded(getattr(q, k)) for k in FIGURES}}
     metrics = {
         "bleu": round(scores.bleu, 4),
         "chrf": round(scores.chrf, 4),

@@ -1,9 +1,10 @@
-"""The machine facts written beside wall times: the CPU's name as the system reports it, the
-cores this process may use, and the one-line summary the report prints."""
+"""The machine facts written beside wall times: the CPU's name as the system reports it and
+the cores this process may use."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nmt_bottleneck.machine import cpu_model, describe, summary
+from nmt_bottleneck.machine import cpu_model, describe
 
 
 def test_the_cpu_name_is_the_first_model_name_line(tmp_path):
@@ -27,7 +28,11 @@ def test_without_cpuinfo_the_platform_names_something(tmp_path):
     assert cpu_model(tmp_path / "missing")  # platform.processor() or the architecture
 
 
-@pytest.mark.skipif(not shutil.which("lscpu"), reason="needs lscpu")
+CPUINFO = Path("/proc/cpuinfo")
+NAMED = CPUINFO.is_file() and "model name" in CPUINFO.read_text(errors="replace")
+
+
+@pytest.mark.skipif(not (shutil.which("lscpu") and NAMED), reason="needs lscpu and a model name")
 def test_the_cpu_name_agrees_with_lscpu():
     out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, env={"LC_ALL": "C"})
     lines = [line for line in out.stdout.splitlines() if line.startswith("Model name:")]
@@ -40,8 +45,9 @@ def test_the_cpu_name_agrees_with_lscpu():
 @pytest.mark.skipif(not shutil.which("taskset"), reason="needs taskset")
 def test_cores_are_the_ones_this_process_may_use():
     code = "import json; from nmt_bottleneck.machine import describe; print(json.dumps(describe()))"
+    one = str(min(os.sched_getaffinity(0)))  # a core this process may use
     pinned = subprocess.run(
-        ["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True
+        ["taskset", "-c", one, sys.executable, "-c", code], capture_output=True, text=True
     )
     assert pinned.returncode == 0, pinned.stderr
     machine = json.loads(pinned.stdout)
@@ -49,21 +55,7 @@ def test_cores_are_the_ones_this_process_may_use():
     assert machine["processes"] == 1 and "gpu" not in machine
 
 
-def test_the_summary_names_cpu_cores_torch_and_any_gpu_or_processes():
-    cpu = {"cpu": "Xeon", "cores": 2, "torch_threads": 2, "torch": "2.13.0+cpu", "processes": 1}
-    assert summary(cpu) == "Xeon, 2 cores, torch 2.13.0+cpu (2 threads)"
-    gpu = {**cpu, "cores": 16, "gpu": "NVIDIA H200", "processes": 4}
-    assert (
-        summary(gpu) == "NVIDIA H200 on Xeon, 16 cores, 4 processes, torch 2.13.0+cpu (2 threads)"
-    )
-    assert summary(None) == "not recorded"
-
-
-def test_describe_is_json_ready_and_reads_this_process():
-    import torch
-
+def test_describe_is_json_ready():
     machine = describe()
     assert json.loads(json.dumps(machine)) == machine
-    assert machine["torch"] == torch.__version__
-    assert machine["torch_threads"] == torch.get_num_threads()
-    assert machine["cpu"] == cpu_model(Path("/proc/cpuinfo"))
+    assert set(machine) == {"cpu", "cores", "torch_threads", "torch", "processes"}  # no GPU

@@ -21,7 +21,7 @@ import yaml
 from sacrebleu.metrics import BLEU
 
 from nmt_bottleneck.data.near_duplicates import near_duplicates
-from nmt_bottleneck.machine import cpu_model, summary
+from nmt_bottleneck.machine import cpu_model
 from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
 from tests.wandb_log import summarize
 
@@ -310,19 +310,7 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert all(f"| {v} | test |" in report for v in VARIANTS)
     ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading
     assert f"; output/reference length {ratio:.2f} there)." in report
-    # how much of its best attention keeps in its last bucket, and that quotient's interval
-    fall = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
-        "last_over_best"
-    ]
-    best = max(buckets, key=lambda b: b["bleu"])
-    assert (fall["last"], fall["best"]) == (buckets[-1]["label"], best["label"])
-    if best["bleu"]:
-        assert fall["value"] == round(buckets[-1]["bleu"] / best["bleu"], 4)
-        assert fall["ci_lo"] <= fall["value"] <= fall["ci_hi"]
-        assert f"95% interval {fall['ci_lo']:.2f}-{fall['ci_hi']:.2f}; output/reference" in report
-    else:  # 30 smoke steps can leave every bucket at 0 BLEU: no quotient to take
-        assert fall["value"] is fall["ci_lo"] is fall["ci_hi"] is None
-        assert f"at {best['label']} words, 0.0 at {buckets[-1]['label']} (its best is 0;" in report
+    check_last_over_best(repo, report, buckets)
     table = report.split("Output length over reference")[1]
     per_variant = [
         read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test"]["buckets"]
@@ -337,11 +325,7 @@ def check_evaluation_and_report(repo: Path) -> None:
     assert f"attention's BLEU over final_state's, bucket by bucket: {', '.join(gains)}." in report
     facts = read_json(repo / "reports/train/attention.json")
     assert facts["epochs"] > 0 and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
-    # every stage ran here, in one go: one machine, named once, the one this test runs on
-    assert facts["machine"]["cpu"] == cpu_model()
-    evaluated = read_json(repo / "reports/eval/final_state.details.json")["machine"]
-    assert evaluated == facts["machine"]
-    assert f"- Machine, every train and evaluate stage: {summary(evaluated)}.\n" in report
+    check_machine_line(repo, report, facts["machine"])
     significance = read_json(repo / "reports/significance.json")["test_sets"]["test"]
     assert set(significance) == {"concat_states", "attention"}
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
@@ -349,6 +333,34 @@ def check_evaluation_and_report(repo: Path) -> None:
     plots = dvc(repo, "plots", "show", "--json", "reports/bleu_by_length.csv").stdout
     assert "attention" in plots and "ci_hi" in plots
     check_report_logged_to_wandb(repo, rows)
+
+
+def check_last_over_best(repo: Path, report: str, buckets: list[dict]) -> None:
+    """How much of its best attention keeps in its last bucket (evaluate's `last_over_best`),
+    against the details' own buckets, and its line in the report."""
+    fall = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
+        "last_over_best"
+    ]
+    best = max(buckets, key=lambda b: b["bleu"])
+    assert (fall["last"], fall["best"]) == (buckets[-1]["label"], best["label"])
+    line = next(x for x in report.splitlines() if x.startswith("- `attention`: best"))
+    if fall["value"] is None:  # 30 smoke steps can leave every bucket at 0 BLEU
+        assert best["bleu"] < 1e-4 and "(its best is 0;" in line
+    else:  # the buckets' BLEU is rounded to 4 places: the quotient of the rounded values is
+        # within that rounding of the one evaluate took
+        last, top, e = buckets[-1]["bleu"], best["bleu"], 5e-5
+        assert (last - e) / (top + e) - e <= fall["value"] <= (last + e) / (top - e) + e
+        assert fall["ci_lo"] <= fall["value"] <= fall["ci_hi"]
+        assert " of the best, 95% interval " in line
+
+
+def check_machine_line(repo: Path, report: str, trained_on: dict) -> None:
+    """Every stage ran here, in one go: one machine, named once, the one this test runs on."""
+    assert trained_on["cpu"] == cpu_model()
+    evaluated = read_json(repo / "reports/eval/final_state.details.json")["machine"]
+    assert evaluated == trained_on
+    cpu, cores, torch, threads = (evaluated[k] for k in ("cpu", "cores", "torch", "torch_threads"))
+    assert f"- Machine: {cpu}, {cores} cores, torch {torch}, {threads} threads.\n" in report
 
 
 def check_report_logged_to_wandb(repo: Path, csv_rows: list[str]) -> None:

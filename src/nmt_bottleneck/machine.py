@@ -48,17 +48,3 @@ def describe(device: torch.device | str = "cpu", processes: int = 1) -> dict:
     if device.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(device)
     return out
-
-
-def summary(machine: dict | None) -> str:
-    """One line for a report: "Intel(R) Xeon(R) Processor, 2 cores, torch 2.13.0+cpu (2
-    threads)", with the GPU and the process count where there are any; "not recorded" for
-    outputs written before machines were."""
-    if not machine:
-        return "not recorded"
-    out = f"{machine['cpu']}, {machine['cores']} cores"
-    if machine.get("gpu"):
-        out = f"{machine['gpu']} on {out}"
-    if machine.get("processes", 1) > 1:
-        out += f", {machine['processes']} processes"
-    return out + f", torch {machine['torch']} ({machine['torch_threads']} threads)"

@@ -21,10 +21,10 @@ from nmt_bottleneck.errors import DataError
 from nmt_bottleneck.eval.bleu import (
     bleu_from_stats,
     bootstrap_ci,
-    bucket_quotient,
     bucket_scores,
     check_aligned,
     corpus_scores,
+    last_over_best,
     paired_bootstrap,
     resampled_bleu,
     sentence_stats,
@@ -141,45 +141,63 @@ def test_ci_contains_the_point_estimate_and_is_seeded(corpus):
     assert lo <= narrow[0] <= narrow[1] <= hi
 
 
-def test_bucket_quotient_and_its_interval_equal_a_plain_resampling_loop(corpus):
-    # Longer sentences get noisier hypotheses, so the long bucket scores below the short one.
+def noisier_with_length(corpus: Corpus, base: float, per_word: float) -> list[str]:
+    """Hypotheses perturbed with noise base + per_word * source words (seeded)."""
     rng = random.Random(3)
     pairs = zip(corpus.srcs, corpus.refs, strict=True)
-    hyps = [perturb(r, rng, 0.05 + 0.01 * word_count(s)) for s, r in pairs]
-    buckets = make_buckets([10, 20, 30])
-    index = [
-        0 if n <= 10 else 1 if n <= 20 else 2 if n <= 30 else 3
-        for n in map(word_count, corpus.srcs)
-    ]
-    q = bucket_quotient(hyps, corpus.refs, corpus.srcs, buckets, 3, 1, n_samples=60, seed=5)
+    return [perturb(r, rng, max(0.0, base + per_word * word_count(s))) for s, r in pairs]
 
-    def bleu_of(rows: list[int], k: int) -> float:
-        picked = [i for i in rows if index[i] == k]
-        return (
-            BLEU().corpus_score([hyps[i] for i in picked], [[corpus.refs[i] for i in picked]]).score
-        )
 
-    everyone = list(range(len(hyps)))
-    assert (q.numerator, q.denominator) == ("31+", "11-20")
-    assert q.value == bleu_of(everyone, 3) / bleu_of(everyone, 1)
-    # the same draws: whole-set resamples from numpy's generator seeded with `seed`
-    draws = np.random.default_rng(5).integers(0, len(hyps), size=(60, len(hyps)))
-    quotients = [bleu_of(list(d), 3) / bleu_of(list(d), 1) for d in draws]
+def resampled_last_over_best(corpus: Corpus, hyps: list[str], edges: list[int], k: int, seed: int):
+    """The statistic recomputed with sacrebleu on each of k whole-set resamples drawn as the
+    docstring says (numpy's generator seeded with `seed`): last bucket's BLEU over the max."""
+    lengths = [word_count(s) for s in corpus.srcs]
+    which = [sum(n > e for e in edges) for n in lengths]  # bucket index of each sentence
+
+    def bleus(rows) -> list[float]:
+        out = []
+        for b in range(len(edges) + 1):
+            picked = [i for i in rows if which[i] == b]
+            refs = [[corpus.refs[i] for i in picked]]
+            out.append(BLEU().corpus_score([hyps[i] for i in picked], refs).score)
+        return out
+
+    point = bleus(range(len(hyps)))
+    draws = np.random.default_rng(seed).integers(0, len(hyps), size=(k, len(hyps)))
+    resampled = [bleus(list(d)) for d in draws]
+    return point, [b[-1] / max(b) for b in resampled]
+
+
+def test_last_over_best_and_its_interval_equal_a_plain_resampling_loop(corpus):
+    # Longer sentences get noisier hypotheses, so the long bucket scores below the short ones.
+    hyps = noisier_with_length(corpus, 0.05, 0.01)
+    edges = [10, 20, 30]
+    q = last_over_best(hyps, corpus.refs, corpus.srcs, make_buckets(edges), n_samples=60, seed=5)
+    point, quotients = resampled_last_over_best(corpus, hyps, edges, 60, seed=5)
+    labels = ["1-10", "11-20", "21-30", "31+"]
+    assert (q.last, q.best) == ("31+", labels[int(np.argmax(point))])
+    assert q.value == point[-1] / max(point)
     lo, hi = np.percentile(quotients, [2.5, 97.5])
     assert (q.ci_lo, q.ci_hi) == pytest.approx((lo, hi), abs=1e-9)
     assert q.ci_lo < q.value < q.ci_hi < 1  # the long bucket is worse beyond the noise
 
 
-def test_bucket_quotient_is_nan_over_an_empty_or_zero_bucket():
+def test_when_the_last_bucket_is_the_best_its_interval_still_has_width(corpus):
+    # Longer sentences get cleaner hypotheses: the last bucket is the best. Holding the best
+    # bucket fixed would give every resample exactly 1; resampling the pick does not.
+    hyps = noisier_with_length(corpus, 0.35, -0.004)
+    q = last_over_best(hyps, corpus.refs, corpus.srcs, make_buckets([10, 20]), n_samples=60)
+    assert (q.last, q.best, q.value) == ("21+", "21+", 1.0)
+    assert q.ci_lo < q.ci_hi <= 1.0
+
+
+def test_last_over_best_is_nan_when_the_best_scores_0_and_none_with_one_bucket():
     srcs = ["one two", "one two three four five six seven", "one two three four five six seven"]
     refs = ["le chat noir dort", "le chien est dans la maison", "il pleut sur la ville ce soir"]
-    hyps = ["le chat noir dort", "rien", "rien"]  # the 6-10 bucket matches no n-gram
-    buckets = make_buckets([5, 10, 20])
-    over_zero = bucket_quotient(hyps, refs, srcs, buckets, 0, 1, n_samples=20)
-    over_empty = bucket_quotient(hyps, refs, srcs, buckets, 0, 2, n_samples=20)
-    for q in (over_zero, over_empty):
-        assert all(math.isnan(x) for x in (q.value, q.ci_lo, q.ci_hi))
-    assert (over_empty.numerator, over_empty.denominator) == ("1-5", "11-20")
+    zero = last_over_best(["x", "y", "z"], refs, srcs, make_buckets([5, 10, 20]), n_samples=20)
+    assert (zero.last, zero.best) == ("6-10", "1-5")  # 11-20 is empty: not the last
+    assert all(math.isnan(x) for x in (zero.value, zero.ci_lo, zero.ci_hi))
+    assert last_over_best(refs, refs, srcs, make_buckets([20]), n_samples=20) is None
 
 
 def test_line_count_mismatch_names_both_files_and_counts():

@@ -192,53 +192,53 @@ def bucket_scores(
 
 
 class Quotient(NamedTuple):
-    numerator: str  # bucket labels
-    denominator: str
-    value: float  # BLEU of the numerator bucket over BLEU of the denominator bucket
+    last: str  # bucket labels
+    best: str  # the best bucket of the test set itself
+    value: float  # BLEU of the last bucket over the best bucket's
     ci_lo: float
     ci_hi: float
 
 
-def bucket_quotient(
+def last_over_best(
     hyps: Sequence[str],
     refs: Sequence[str],
     srcs: Sequence[str],
     buckets: Sequence[Bucket],
-    num: int,
-    den: int,
     n_samples: int = 1000,
     seed: int = 12345,
     level: float = 0.95,
-) -> Quotient:
-    """BLEU of bucket `num` over BLEU of bucket `den` (indices into `buckets`), with a percentile
-    bootstrap interval. Each resample draws the whole test set's sentences with replacement and
-    scores both buckets from the same draw, so a bucket's size varies between resamples as it
-    would between test sets of this size. NaN (and a NaN interval) where `den` scores 0 or a
-    bucket is empty; resamples in which `den` scores 0 are left out of the percentiles.
+) -> Quotient | None:
+    """How much of its best bucket's BLEU a system keeps in its last (longest) non-empty bucket:
+    BLEU(last) / max over buckets of BLEU, with a percentile bootstrap interval. None with
+    fewer than two non-empty buckets; NaN numbers where the best bucket scores 0.
 
-    The interval says how far the quotient moves with the choice of test sentences. It does not
-    cover the choice of `den`: picking the best bucket by its point estimate favours a bucket
-    that drew lucky sentences, so a quotient over the best bucket leans low."""
+    Each resample draws the whole test set's sentences with replacement (numpy's generator
+    seeded with `seed`), scores every bucket from that draw and takes its last over its max, so
+    the pick of the best bucket is resampled too, and a bucket's size varies as it would between
+    test sets of this size. Resamples whose best scores 0 are left out. A maximum over noisy
+    buckets runs high in small samples, so the quotient and its interval lean low: read it to
+    about the interval's width."""
     check_aligned(srcs, refs, "sources", "references")
     _check_bootstrap_args(n_samples, level)
     stats = sentence_stats(hyps, refs)
     index = np.array(assign([word_count(s) for s in srcs], buckets))
-    rows = {i: index == i for i in (num, den)}
-    labels = buckets[num].label, buckets[den].label
-    if not all(rows[i].any() for i in rows):
-        return Quotient(*labels, math.nan, math.nan, math.nan)
-    point = {i: bleu_from_stats(stats[rows[i]].sum(0)) for i in rows}
-    if point[den] == 0:
+    rows = [index == i for i in range(len(buckets)) if (index == i).any()]
+    kept = [b for i, b in enumerate(buckets) if (index == i).any()]
+    if len(rows) < 2:
+        return None
+    point = [bleu_from_stats(stats[r].sum(0)) for r in rows]
+    labels = kept[-1].label, kept[int(np.argmax(point))].label
+    if max(point) == 0:
         return Quotient(*labels, math.nan, math.nan, math.nan)
     counts = resample_counts(len(stats), n_samples, seed)
-    top = resampled_bleu(stats[rows[num]], counts[:, rows[num]])
-    bottom = resampled_bleu(stats[rows[den]], counts[:, rows[den]])
-    ok = bottom > 0
-    tail = 100 * (1 - level) / 2
+    scores = np.stack([resampled_bleu(stats[r], counts[:, r]) for r in rows], axis=1)  # [K, B]
+    top = scores.max(1)
+    ok = top > 0
     if not ok.any():
-        return Quotient(*labels, point[num] / point[den], math.nan, math.nan)
-    lo, hi = np.percentile(top[ok] / bottom[ok], [tail, 100 - tail])
-    return Quotient(*labels, point[num] / point[den], float(lo), float(hi))
+        return Quotient(*labels, point[-1] / max(point), math.nan, math.nan)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(scores[ok, -1] / top[ok], [tail, 100 - tail])
+    return Quotient(*labels, point[-1] / max(point), float(lo), float(hi))
 
 
 @contextmanager

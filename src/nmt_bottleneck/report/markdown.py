@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from nmt_bottleneck.machine import summary
-
 
 class Inputs(NamedTuple):
     """What the report stage gathered. Per variant: train facts and evaluate details (None
@@ -107,15 +105,52 @@ def what_was_run(inputs: Inputs) -> str:
 
 
 def machines(inputs: Inputs) -> str:
-    """The machine each train and evaluate stage ran on (whose are the times in the tables):
-    one line when they agree, else the stages grouped by machine."""
-    ran = {f"train@{v}": summary(f.get("machine")) for v, f in inputs.facts.items() if f}
-    ran |= {f"evaluate@{v}": summary(d.get("machine")) for v, d in inputs.details.items() if d}
-    distinct = list(dict.fromkeys(ran.values()))
-    if len(distinct) <= 1:
-        return f"- Machine, every train and evaluate stage: {distinct[0] if distinct else '-'}."
-    groups = [f"{', '.join(f'`{s}`' for s, x in ran.items() if x == m)}: {m}" for m in distinct]
-    return f"- Machines: {'; '.join(groups)}. Times measured on different machines do not compare."
+    """Where the train and evaluate stages ran, whose are the times in the tables: the host
+    (CPU, cores, torch) once when they share one, else the stages grouped by host; then how
+    each ran on it (GPU, processes, threads) when that is not the same for all."""
+    ran = {f"train@{v}": f.get("machine") for v, f in inputs.facts.items() if f}
+    ran |= {f"evaluate@{v}": d.get("machine") for v, d in inputs.details.items() if d}
+    recorded = {s: m for s, m in ran.items() if m}
+    if not recorded:
+        return "- Machine: not recorded."
+    hosts, runs = grouped(recorded, host), grouped(recorded, how)
+    if len(hosts) == 1:
+        out = f"- Machine: {next(iter(hosts))}"
+    else:
+        out = "- Machines: " + "; ".join(f"{stages(ss)}: {h}" for h, ss in hosts.items())
+    if len(runs) == 1:
+        out += f", {next(iter(runs))}"
+    else:
+        out += "; run with " + "; ".join(f"{stages(ss)}: {r}" for r, ss in runs.items())
+    missing = [s for s, m in ran.items() if not m]
+    if missing:
+        out += f"; not recorded for {stages(missing)}"
+    if len(hosts) > 1:
+        out += ". Times measured on different machines do not compare"
+    return out + "."
+
+
+def host(machine: dict) -> str:
+    return f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}"
+
+
+def how(machine: dict) -> str:
+    parts = [machine["gpu"]] if machine.get("gpu") else []
+    if machine.get("processes", 1) > 1:
+        parts.append(f"{machine['processes']} processes")
+    return ", ".join([*parts, f"{machine['torch_threads']} threads"])
+
+
+def grouped(machines: dict[str, dict], key) -> dict[str, list[str]]:
+    """Stage names grouped by `key(machine)`, in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for stage, machine in machines.items():
+        out.setdefault(key(machine), []).append(stage)
+    return out
+
+
+def stages(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
 
 
 def overall(inputs: Inputs) -> str:
@@ -197,7 +232,9 @@ def cost(inputs: Inputs) -> str:
 
 def curve(inputs: Inputs, variant: str, name: str) -> list[dict] | None:
     d = inputs.details.get(variant)
-    return d["test_sets"][name]["buckets"] if d and name in d["test_sets"] else None
+    if not d or name not in d["test_sets"]:
+        return None
+    return [b for b in d["test_sets"][name]["buckets"] if b.get("n") != 0]  # empty: NaN BLEU
 
 
 def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0) -> str:
@@ -245,16 +282,15 @@ def reading(inputs: Inputs, name: str, long_from: int = 30, floor: float = 10.0)
             "train longer or larger."
         )
     elif falls and holds and len(above) == len(long) > 0:
-        verdict = "The paper's shape appears: final_state falls with length, attention holds."
+        verdict = (
+            "The paper's shape appears: final_state falls with length, attention holds"
+            f"{attention_fall(inputs, name, holds)}."
+        )
     elif above:
         short = [
             (len(above) < len(long), f"not every bucket beyond {long_from} words is separated"),
             (not falls, "final_state does not fall steeply"),
-            (
-                not holds,
-                f"attention also falls with length ({kept(inputs, 'attention', name)}"
-                f"{noise(inputs, name)})",
-            ),
+            (not holds, attention_fall(inputs, name, holds)),
         ]
         verdict = (
             f"The paper's shape appears in part: attention is ahead beyond the intervals in "
@@ -284,23 +320,42 @@ def kept(inputs: Inputs, variant: str, name: str) -> str:
     best = max(b["bleu"] for b in c)
     if not best:
         return "its best is 0"
-    q = c[-1]["bleu"] / best
-    out = f"{q:.3f}" if q < HOLDS <= round(q, 2) else f"{q:.2f}"  # 0.796 is not shown as 0.80
-    out += " of the best"
+    out = f"{quotient(c[-1]['bleu'] / best)} of the best"
     fall = last_over_best(inputs, variant, name)
     if fall:
-        out += f", 95% interval {fall['ci_lo']:.2f}-{fall['ci_hi']:.2f}"
+        out += f", 95% interval {quotient(fall['ci_lo'])}-{quotient(fall['ci_hi'])}"
     return out
 
 
-def noise(inputs: Inputs, name: str, line: float = HOLDS) -> str:
-    """For attention's fall: whether its interval reaches the line that counts as holding."""
+def quotient(x: float) -> str:
+    """x to 2 places, or more where rounding would carry it across the HOLDS line (0.796 is not
+    shown as 0.80 beside a verdict that it is under 0.8)."""
+    places = 2
+    while places < 6 and (round(x, places) >= HOLDS) != (x >= HOLDS):
+        places += 1
+    return f"{x:.{places}f}"
+
+
+def attention_fall(inputs: Inputs, name: str, holds: bool) -> str:
+    """The verdict's words on attention's last bucket against the HOLDS line, and whether the
+    bootstrap interval of that quotient (where evaluate wrote one) settles which side it is on:
+    empty for a hold the interval confirms."""
     fall = last_over_best(inputs, "attention", name)
-    if not fall:
-        return ""
-    if fall["ci_hi"] >= line:
-        return f": the interval reaches {line:g}, so this test set cannot tell it from holding"
-    return f", wholly under {line:g}"
+    line = f"{HOLDS:g}"
+    if holds:
+        if not fall or fall["ci_lo"] >= HOLDS:
+            return ""
+        return (
+            f" (it keeps {kept(inputs, 'attention', name)}, and the interval reaches under "
+            f"{line}: this test set cannot tell holding from a fall)"
+        )
+    if fall and fall["ci_hi"] >= HOLDS:
+        return (
+            f"attention's last bucket keeps {kept(inputs, 'attention', name)}, under {line}, "
+            f"though the interval reaches {line}: this test set cannot tell a fall from holding"
+        )
+    under = f", wholly under {line}" if fall else ""
+    return f"attention also falls with length ({kept(inputs, 'attention', name)}{under})"
 
 
 def within(a: dict, b: dict) -> bool:
