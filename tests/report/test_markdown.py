@@ -29,6 +29,24 @@ def buckets(bleus: list[float], half_width: float) -> list[dict]:
     ]
 
 
+def report_inputs(details: dict, facts: dict | None = None) -> Inputs:
+    """The report's inputs with only the evaluate details (and train facts) set."""
+    return Inputs(
+        data={},
+        profile="cpu",
+        commit="0",
+        changed=[],
+        tokenize={},
+        facts=facts or {},
+        details=details,
+        significance=None,
+        figures={},
+        heatmaps=[],
+        growth=None,
+        growth_rows=[],
+    )
+
+
 def verdict(
     final_state: list[float],
     attention: list[float],
@@ -41,20 +59,7 @@ def verdict(
         for v, bleus in (("final_state", final_state), ("attention", attention))
     }
     details["attention"]["test_sets"]["test"]["last_over_best"] = fall
-    inputs = Inputs(
-        data={},
-        profile="cpu",
-        commit="0",
-        changed=[],
-        tokenize={},
-        facts={},
-        details=details,
-        significance=None,
-        figures={},
-        heatmaps=[],
-        growth=None,
-        growth_rows=[],
-    )
+    inputs = report_inputs(details)
     return reading(inputs, "test").splitlines()[-1]
 
 
@@ -137,20 +142,7 @@ def test_a_views_note_counts_what_each_of_its_buckets_left_out():
         "buckets": [bucket(1, 20, 6), bucket(21, None, 4)],
     }
     details = {"attention": {"test_sets": {"test": whole, "test_novel": view}}}
-    inputs = Inputs(
-        data={},
-        profile="cpu",
-        commit="0",
-        changed=[],
-        tokenize={},
-        facts={},
-        details=details,
-        significance=None,
-        figures={},
-        heatmaps=[],
-        growth=None,
-        growth_rows=[],
-    )
+    inputs = report_inputs(details)
     note = novel_note(inputs, "test_novel")
     assert note.startswith("`test` without the 2 of its 12 sentences")
     assert "Left out, per bucket: 1-20: 2, 21+: 0." in note
@@ -163,20 +155,7 @@ def test_the_machines_line_groups_stages_by_host_and_by_how_they_ran():
     ddp = {**xeon, "cores": 16, "gpu": "NVIDIA H200", "processes": 4, "torch_threads": 4}
 
     def line(facts: dict, details: dict) -> str:
-        inputs = Inputs(
-            data={},
-            profile="cpu",
-            commit="0",
-            changed=[],
-            tokenize={},
-            facts=facts,
-            details=details,
-            significance=None,
-            figures={},
-            heatmaps=[],
-            growth=None,
-            growth_rows=[],
-        )
+        inputs = report_inputs(details, facts)
         return machines(inputs)
 
     same = line({"attention": {"machine": xeon}}, {"attention": {"machine": xeon}})
