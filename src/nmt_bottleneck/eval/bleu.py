@@ -137,10 +137,32 @@ def _check_bootstrap_args(n_samples: int, level: float) -> None:
 def _ci_from_stats(
     stats: np.ndarray, n_samples: int, seed: int, level: float
 ) -> tuple[float, float]:
-    scores = resampled_bleu(stats, resample_counts(len(stats), n_samples, seed))
+    return _percentile_ci(
+        resampled_bleu(stats, resample_counts(len(stats), n_samples, seed)), level
+    )
+
+
+def _percentile_ci(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The (1 - level) / 2 and (1 + level) / 2 percentiles of resampled values."""
     tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(scores, [tail, 100 - tail])
+    lo, hi = np.percentile(values, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def _bucketed_stats(
+    hyps: Sequence[str],
+    refs: Sequence[str],
+    srcs: Sequence[str],
+    buckets: Sequence[Bucket],
+    n_samples: int,
+    level: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Checked inputs' per-sentence BLEU statistics [N, 10] and bucket index [N] (by the raw
+    source's `word_count`)."""
+    check_aligned(srcs, refs, "sources", "references")
+    _check_bootstrap_args(n_samples, level)
+    stats = sentence_stats(hyps, refs)
+    return stats, np.array(assign([word_count(s) for s in srcs], buckets))
 
 
 def bootstrap_ci(
@@ -173,10 +195,7 @@ def bucket_scores(
     reference length, in 13a tokens. Below 1, BLEU's brevity penalty applies, so it tells a
     bucket whose outputs stop early from one whose words are wrong. NaN where the references
     have no tokens (sacrebleu prints 0 there, which would read as empty outputs)."""
-    check_aligned(srcs, refs, "sources", "references")
-    _check_bootstrap_args(n_samples, level)
-    stats = sentence_stats(hyps, refs)
-    index = np.array(assign([word_count(s) for s in srcs], buckets))
+    stats, index = _bucketed_stats(hyps, refs, srcs, buckets, n_samples, level)
     out = []
     for i, bucket in enumerate(buckets):
         rows = stats[index == i]
@@ -218,16 +237,13 @@ def last_over_best(
     test sets of this size. Resamples whose best scores 0 are left out. A maximum over noisy
     buckets runs high in small samples, so the quotient and its interval lean low: read it to
     about the interval's width."""
-    check_aligned(srcs, refs, "sources", "references")
-    _check_bootstrap_args(n_samples, level)
-    stats = sentence_stats(hyps, refs)
-    index = np.array(assign([word_count(s) for s in srcs], buckets))
-    rows = [index == i for i in range(len(buckets)) if (index == i).any()]
-    kept = [b for i, b in enumerate(buckets) if (index == i).any()]
-    if len(rows) < 2:
+    stats, index = _bucketed_stats(hyps, refs, srcs, buckets, n_samples, level)
+    filled = [(b, index == i) for i, b in enumerate(buckets) if (index == i).any()]
+    if len(filled) < 2:
         return None
+    rows = [r for _, r in filled]
     point = [bleu_from_stats(stats[r].sum(0)) for r in rows]
-    labels = kept[-1].label, kept[int(np.argmax(point))].label
+    labels = filled[-1][0].label, filled[int(np.argmax(point))][0].label
     if max(point) == 0:
         return Quotient(*labels, math.nan, math.nan, math.nan)
     counts = resample_counts(len(stats), n_samples, seed)
@@ -236,9 +252,9 @@ def last_over_best(
     ok = top > 0
     if not ok.any():
         return Quotient(*labels, point[-1] / max(point), math.nan, math.nan)
-    tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(scores[ok, -1] / top[ok], [tail, 100 - tail])
-    return Quotient(*labels, point[-1] / max(point), float(lo), float(hi))
+    return Quotient(
+        *labels, point[-1] / max(point), *_percentile_ci(scores[ok, -1] / top[ok], level)
+    )
 
 
 @contextmanager
