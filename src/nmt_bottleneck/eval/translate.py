@@ -6,9 +6,10 @@ A variant is loaded from what the train stage wrote to `models/<variant>/`: `con
 arch and the derived sizes) and `model.pt` (a plain state dict, read with `weights_only=True`,
 so an untrusted file runs no code).
 
-concat_states is built for sources of at most L tokens (its `max_src_len`, from the training
-data); a longer test source is cut to L tokens (its last token replaced by EOS) and counted as
-truncated, since that variant cannot see further. The other variants read every source whole.
+A context module may accept sources of at most L tokens (its `max_src_len`; concat_states' L,
+from the training data); a longer test source is cut to L tokens (its last token replaced by
+EOS) and counted as truncated, since that model cannot see further. A module whose
+`max_src_len` is None (final_state, attention) reads every source whole.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Translations(NamedTuple):
     hyps: list[str]  # detokenized, one per input sentence, in input order
     tokens: list[list[int]]  # target subword ids, no BOS/EOS
     attention: dict[int, Tensor]  # input index -> [T_out, S_real] weights (attention only)
-    truncated: int  # sources cut to concat_states' L
+    truncated: int  # sources cut to the context module's max_src_len
 
 
 def load_model(model_dir: Path) -> tuple[Seq2Seq, dict]:
@@ -112,10 +113,12 @@ def translate(
     progress: str | None = "translating",
 ) -> Translations:
     """Translate `sentences` (raw text); attention weights are kept for `keep_attention`."""
-    limit = getattr(model.context, "max_src_len", None)
+    limit = model.context.max_src_len
     ids, truncated = encode_sources(sentences, tokenizers, limit)
     if truncated:
-        log.warning("%d sources longer than concat_states' L = %d tokens cut", truncated, limit)
+        log.warning(
+            "%d sources longer than the model's max_src_len = %d tokens cut", truncated, limit
+        )
     tokens: list[list[int]] = [[] for _ in sentences]
     attention: dict[int, Tensor] = {}
     bar = tqdm(total=len(sentences), desc=progress, unit="sent", disable=progress is None)

@@ -1,12 +1,30 @@
-"""The target decoder, shared by all variants (Bahdanau et al. 2015, Appendix A.1.2).
+"""The target decoder, shared by all variants (Bahdanau et al. 2015, Appendix A.2.2 and A.1.2).
 
 s_0 = tanh(W_s z), with z the context module's summary of the source;
 s_i = RNN([E y_{i-1}; c_i], s_{i-1}), with c_i from the context module (query s_{i-1});
 p(y_i) = softmax(W_o t_i), t_i = maxout(U_o [s_i; c_i; E y_{i-1}]) (or tanh without maxout).
 
+The decoder talks to the context module through its contract (models/context.py) only.
 Teacher forcing runs the recurrence only: embeddings before, and the output layer after, run
-once over all steps. A static context (final_state, concat_states) is the same at every step,
-so the recurrence is one cuDNN/oneDNN call over the whole target, with no Python loop.
+once over all steps. A static context (`context.fixed(memory)` is not None) is the same at every
+step, so the recurrence is then one cuDNN/oneDNN call over the whole target, with no Python
+loop: an optimisation that gives the same logits as `step` at every step (tested).
+
+Deviations from the papers (README, "Deviations from the papers"):
+- The output layer reads s_i, the state after the step's update; the paper's
+  t~_i = U_o s_{i-1} + V_o E y_{i-1} + C_o c_i (A.2.2) reads s_{i-1}. Reading s_i puts the
+  step's own recurrence between the inputs and the prediction (as Luong et al. 2015 and
+  OpenNMT/JoeyNMT do) and lets teacher forcing compute the output layer over all steps at once.
+- U_o, W_o and W_s (the bridge) have biases; the paper's equations show none.
+- s_0 = tanh(W_s z) with z the context module's summary: for attention the encoder's final
+  state [forward last; backward first], where the paper uses backward h_1 alone; for the
+  static variants z = c, as in Cho et al. (2014), where c initialises the decoder.
+- The recurrence is PyTorch's GRU (or LSTM) cell over the input [E y_{i-1}; c_i]: the paper's
+  gated unit computes the same gates from E y_{i-1}, s_{i-1} and c_i through separate matrices
+  (W, U, C), which a concatenated input matrix is; PyTorch's GRU differs in applying the reset
+  gate after the recurrent matrix (r * (U s + b) rather than U (r * s)) and in having biases.
+- Dropout (`dropout`) on the embeddings, the RNN output and t_i: not in the paper's description
+  (`experiment=cpu` trains with 0).
 """
 
 from __future__ import annotations
@@ -17,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.models.context import Memory
+from nmt_bottleneck.models.context import ContextModule, Memory
 from nmt_bottleneck.models.encoder import check_dropout, check_sizes, rnn_class
 
 State = Tensor | tuple[Tensor, Tensor]  # GRU: h [layers, B, H]; LSTM: (h, c)
@@ -97,13 +115,14 @@ class Decoder(nn.Module):
         """s_{i-1}, the attention query: the top layer's hidden state, [B, H]."""
         return (state[0] if self.lstm else state)[-1]
 
-    def forward(self, tgt_in: Tensor, memory: Memory, context: nn.Module) -> DecoderOutput:
+    def forward(self, tgt_in: Tensor, memory: Memory, context: ContextModule) -> DecoderOutput:
         """Teacher forcing: tgt_in [B, T] BOS followed by the target without its last token,
         one row per Memory row."""
         emb = self.dropout(self.embed(tgt_in))  # [B, T, E]
         state = self.init_state(memory)
-        if context.static:
-            ctx = memory.fixed[:, None].expand(-1, tgt_in.shape[1], -1)  # [B, T, C]
+        fixed = context.fixed(memory)  # [B, C] when the context is the same at every step
+        if fixed is not None:  # the fast path (module docstring): the recurrence in one call
+            ctx = fixed[:, None].expand(-1, tgt_in.shape[1], -1)  # [B, T, C]
             out, _ = self.rnn(torch.cat([emb, ctx], dim=-1), state)  # [B, T, H]
             return DecoderOutput(self.output(out, ctx, emb), None)
         outs, ctxs, weights = [], [], []
@@ -117,7 +136,7 @@ class Decoder(nn.Module):
         return DecoderOutput(self.output(out, ctx, emb), torch.stack(weights, dim=1))
 
     def step(
-        self, y_prev: Tensor, state: State, memory: Memory, context: nn.Module
+        self, y_prev: Tensor, state: State, memory: Memory, context: ContextModule
     ) -> tuple[Tensor, State, Tensor | None]:
         """One step for search: y_prev [N] -> logits [N, V], the new state [layers, N, H],
         weights [N, S]. N = M * K rows for a Memory of M rows: beam search's K beams of a

@@ -1,8 +1,18 @@
 """The source encoder: embeddings and a (bi)directional GRU or LSTM over packed sequences.
 
 RNNencdec and RNNsearch of Bahdanau et al. (2015) share this encoder; RNNsearch's annotations
-h_j = [forward h_j; backward h_j] (Section 3.2) are `states`. Packing means no computation on
-pads: a sentence's final forward state is its last real token's, never a pad's.
+h_j = [forward h_j; backward h_j] (Section 3.2, Appendix A.2.1) are `states`. Packing means no
+computation on pads: a sentence's final forward state is its last real token's, never a pad's.
+
+Deviations from the papers (README, "Deviations from the papers"):
+- RNNencdec's encoder (Cho et al. 2014) is unidirectional; here every variant shares the
+  bidirectional encoder by default (`arch.bidirectional`), so the variants differ only in the
+  context module, and the final state is [forward at the last token; backward at the first].
+- The recurrence is PyTorch's GRU: its candidate state applies the reset gate after the
+  recurrent matrix, r * (U h + b), where the papers' gated unit applies it before, U (r * h);
+  and it has biases, which the papers' equations do not show. An LSTM (`arch.cell=lstm`) is an
+  option the papers do not have.
+- Dropout on the embeddings (`dropout`): not in the papers' description.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ class Hypotheses(NamedTuple):
     scores: list[float]  # log p(tokens (+ EOS if ended) | source), unnormalized
     attention: list[Tensor | None] | None  # per sentence [len(tokens) + ended, S_real] on the
     # CPU, the EOS step's row included; None for sentences not asked for (`keep_attention`), and
-    # the whole list None for static contexts (final_state, concat_states)
+    # the whole list None for a static context (it gives no weights: models/context.py)
     ended: list[bool]  # True: ended with EOS; False: truncated at the max length
 
 

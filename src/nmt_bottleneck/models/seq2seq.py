@@ -1,19 +1,20 @@
 """The encoder-decoder: encoder -> context module -> decoder. Only the context module differs
-between final_state, concat_states and attention; the pieces are checked to fit at
-construction, so a size mismatch in the config fails before any training."""
+between the variants; the pieces are checked to fit at construction, through the context
+module's contract (models/context.py), so a size mismatch in the config fails before any
+training."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.models.context import Memory
+from nmt_bottleneck.models.context import ContextModule, Memory
 from nmt_bottleneck.models.decoder import Decoder, DecoderOutput
 from nmt_bottleneck.models.encoder import Encoder
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, encoder: Encoder, context: nn.Module, decoder: Decoder) -> None:
+    def __init__(self, encoder: Encoder, context: ContextModule, decoder: Decoder) -> None:
         super().__init__()
         fits = [
             (
@@ -35,7 +36,7 @@ class Seq2Seq(nn.Module):
                 "the context module's summary size",
             ),
         ]
-        if hasattr(context, "query_size"):
+        if context.query_size is not None:  # the context reads the decoder state as query
             fits.append(
                 (
                     "model.context.query_size",
