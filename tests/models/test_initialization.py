@@ -1,5 +1,6 @@
 """arch.init: `uniform` draws every parameter from U(-r, r) with the padding embeddings at zero;
-`pytorch` keeps each layer's default; bad settings name the key."""
+`pytorch` keeps each layer's default; bad settings name the key. Models are built by
+build_seq2seq from the variants of conf/ (tests/models/variants.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import torch
 from torch import nn
 
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.models.decoder import Decoder
 from nmt_bottleneck.models.initialization import initialize
-from tests.models.test_invariants import PAD, VARIANTS, E, V, make_model
+from tests.models.variants import PAD, VARIANTS, make_model
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -29,25 +29,27 @@ def test_uniform_draws_every_parameter_within_the_range(variant):
     assert float(values.std()) == pytest.approx(0.05 / math.sqrt(3), rel=0.02)
 
 
-def test_pytorch_keeps_each_layers_default():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pytorch_keeps_each_layers_default(variant):
     torch.manual_seed(0)
-    model = make_model("attention", init="pytorch")
+    model = make_model(variant, init="pytorch")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     initialize(model, "pytorch", 0.1, "variants.x.arch")
     for name, value in model.state_dict().items():
         assert torch.equal(value, before[name]), name
-    embedding = model.encoder.embed.weight[PAD + 1 :]
+    embedding = model.encoder.embed.weight[PAD + 1 :].detach()
     assert float(embedding.std()) == pytest.approx(1.0, rel=0.2)  # N(0, 1), not U(-r, r)
 
 
-def test_uniform_keeps_tied_embeddings_tied_with_a_zero_pad_row():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_uniform_keeps_tied_embeddings_tied_with_a_zero_pad_row(variant):
+    """As build_seq2seq initializes a model with tied output and embedding matrices."""
     torch.manual_seed(0)
-    decoder = Decoder(V, E, 20, "gru", 1, 20, 20, E, True, True, 0.0, PAD)
-    initialize(decoder, "uniform", 0.1, "variants.x.arch")
+    decoder = make_model(variant, init="uniform", init_range=0.1, tie_embeddings=True).decoder
     assert decoder.out.weight is decoder.embed.weight
     assert bool((decoder.embed.weight[PAD] == 0).all())
-    assert float(decoder.embed.weight.abs().max()) <= 0.1
-    rows = decoder.embed.weight[PAD + 1 :]
+    assert float(decoder.embed.weight.detach().abs().max()) <= 0.1
+    rows = decoder.embed.weight[PAD + 1 :].detach()
     assert float(rows.std()) == pytest.approx(0.1 / math.sqrt(3), rel=0.1)
 
 
@@ -61,4 +63,4 @@ def test_uniform_keeps_tied_embeddings_tied_with_a_zero_pad_row():
 )
 def test_bad_settings_name_the_key(init, init_range, message):
     with pytest.raises(ConfigError, match=message):
-        initialize(make_model("final_state"), init, init_range, "variants.x.arch")
+        initialize(make_model(VARIANTS[0]), init, init_range, "variants.x.arch")

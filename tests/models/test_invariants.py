@@ -1,53 +1,35 @@
 """Invariants every variant must keep (DESIGN.md, "Tests"): shapes, gradients everywhere, no
 NaN, padding invariance, attention weights, the final state at the last real token, the
-one-call teacher-forced path equal to step-by-step decoding, and overfitting a tiny batch."""
+one-call teacher-forced path equal to step-by-step decoding, overfitting a tiny batch, and the
+context modules' contract. Every model is built by build_seq2seq from the variants of conf/
+(tests/models/variants.py); a test asks the context module what it is, not which variant."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
 from nmt_bottleneck.errors import ConfigError, DataError
 from nmt_bottleneck.models import context as context_module
-from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
-from nmt_bottleneck.models.decoder import Decoder
-from nmt_bottleneck.models.encoder import Encoder
-from nmt_bottleneck.models.initialization import INITS, initialize
+from nmt_bottleneck.models.context import ContextModule, additive_energy
+from nmt_bottleneck.models.encoder import EncoderOutput
+from nmt_bottleneck.models.initialization import INITS
 from nmt_bottleneck.models.seq2seq import Seq2Seq
-
-V, E, H, PAD, BOS = 23, 16, 24, 0, 2
-VARIANTS = ["final_state", "concat_states", "attention"]
-CELLS = ["gru", "lstm"]
-MAX_SRC = 14
-
-
-def make_model(
-    variant: str,
-    cell: str = "gru",
-    bidirectional: bool = True,
-    layers: int = 1,
-    maxout: bool = True,
-    vocab: int = V,
-    init: str = "uniform",
-) -> Seq2Seq:
-    """A small model of `variant`, initialized by `init` (the shipped default: uniform 0.1)."""
-    encoder = Encoder(vocab, E, H, cell, bidirectional, layers, 0.0, PAD)
-    d = encoder.out_size
-    context = {
-        "final_state": lambda: FinalState(d, 20),
-        "concat_states": lambda: ConcatStates(d, 20, MAX_SRC),
-        "attention": lambda: BahdanauAttention(d, H, 18),
-    }[variant]()
-    decoder = Decoder(
-        vocab, E, H, cell, layers, context.size, context.summary_size, 14, maxout, False, 0.0, PAD
-    )
-    model = Seq2Seq(encoder, context, decoder)
-    initialize(model, init, 0.1, "arch")
-    return model
+from tests.models.variants import (
+    ALIGNING,
+    BOS,
+    BOUNDED,
+    CELLS,
+    MAX_SRC,
+    PAD,
+    VARIANTS,
+    V,
+    composed,
+    make_model,
+)
 
 
 def make_batch(seed: int, batch: int = 4, src_len: int = 9, tgt_len: int = 7):
@@ -70,16 +52,22 @@ def loss_of(model: Seq2Seq, src, src_lens, tgt_in, tgt) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), ignore_index=PAD)
 
 
+def readable_energy(w_s: torch.Tensor, u_h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """e = v^T tanh(w_s + u_h), as the paper writes it: [M, K, 1, A], [M, 1, S, A] -> [M, K, S]."""
+    return (torch.tanh(w_s + u_h) @ v.T)[..., 0]
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_output_shapes(variant, cell):
     src, src_lens, tgt_in, _ = make_batch(0)
-    out = make_model(variant, cell)(src, src_lens, tgt_in)
+    model = make_model(variant, cell)
+    out = model(src, src_lens, tgt_in)
     assert out.logits.shape == (4, 7, V)
-    if variant == "attention":
-        assert out.attention.shape == (4, 7, 9)
-    else:
+    if model.context.static:
         assert out.attention is None
+    else:
+        assert out.attention.shape == (4, 7, 9)
 
 
 @pytest.mark.parametrize("init", INITS)
@@ -107,32 +95,33 @@ def test_extra_padding_changes_nothing(variant, cell):
         base = model(src, src_lens, tgt_in)
         padded = model(F.pad(src, (0, 4), value=PAD), src_lens, F.pad(tgt_in, (0, 3), value=PAD))
     torch.testing.assert_close(padded.logits[:, :7], base.logits, rtol=1e-5, atol=1e-5)
-    if variant == "attention":
+    if not model.context.static:
         torch.testing.assert_close(padded.attention[:, :7, :9], base.attention)
         assert (padded.attention[:, :, 9:] == 0).all()
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_attention_weights_sum_to_one_and_are_zero_on_pads(cell):
+@pytest.mark.parametrize("variant", ALIGNING)
+def test_attention_weights_sum_to_one_and_are_zero_on_pads(variant, cell):
     torch.manual_seed(0)
     src, src_lens, tgt_in, _ = make_batch(3)
-    weights = make_model("attention", cell)(src, src_lens, tgt_in).attention  # [B, T, S]
+    weights = make_model(variant, cell)(src, src_lens, tgt_in).attention  # [B, T, S]
     torch.testing.assert_close(weights.sum(-1), torch.ones(4, 7))
     pads = torch.arange(9)[None, None] >= src_lens[:, None, None]
     assert (weights[pads.expand_as(weights)] == 0).all()
     assert (weights[~pads.expand_as(weights)] > 0).all()
 
 
-def test_attention_is_bahdanaus_formula_in_value_and_gradient():
+@pytest.mark.parametrize("variant", ALIGNING)
+def test_attention_is_bahdanaus_formula_in_value_and_gradient(variant):
     """e_ij = v^T tanh(W s + b + U h_j), a = softmax over real tokens, c = sum_j a_ij h_j,
-    written out here with the module's own parameters (the module computes it another way)."""
+    written out here with the module's own parameters."""
     torch.manual_seed(0)
-    attn = BahdanauAttention(encoder_size=6, query_size=5, attention_size=4)
-    states = torch.randn(3, 7, 6, requires_grad=True)
+    attn = make_model(variant).context
+    states = torch.randn(3, 7, attn.encoder_size, requires_grad=True)
     mask = torch.arange(7)[None] < torch.tensor([7, 4, 1])[:, None]
-    query = torch.randn(3, 5, requires_grad=True)
-    enc = SimpleNamespace(states=states, mask=mask, final=states[:, 0])
-    context, weights = attn(attn.prepare(enc), query)
+    query = torch.randn(3, attn.query_size, requires_grad=True)
+    context, weights = attn(attn.prepare(EncoderOutput(states, states[:, 0], mask)), query)
 
     W, b = attn.query_proj.weight, attn.query_proj.bias
     U, v = attn.key_proj.weight, attn.energy.weight  # v: [1, A]
@@ -149,32 +138,32 @@ def test_attention_is_bahdanaus_formula_in_value_and_gradient():
 
 
 @pytest.mark.parametrize(
-    ("elements", "parts"), [(1, 5), (2 * 2 * 9 * 18, 3), (3 * 2 * 9 * 18 + 1, 2)]
+    ("elements", "parts"), [(None, 1), (1, 5), (2 * 2 * 9 * 18, 3), (3 * 2 * 9 * 18 + 1, 2)]
 )
-def test_attention_in_parts_equals_attention_whole(elements, parts, monkeypatch):
-    """On a CPU the [M, K, S, A] pass runs in parts of at most CPU_PASS_ELEMENTS values (one
-    row per part at the least): the same contexts, weights and gradients as in one pass."""
-    torch.manual_seed(0)
-    model = make_model("attention")
-    src, src_lens, _, _ = make_batch(7, batch=5)  # M = 5 rows, S = 9; K = 2 queries per row
-    with torch.no_grad():
-        memory = model.encode(src, src_lens)
-    memory = memory._replace(
-        states=memory.states.requires_grad_(), keys=memory.keys.requires_grad_()
-    )
-    query = torch.randn(10, H, requires_grad=True)
-    attn = model.context
-    leaves = [query, memory.states, memory.keys, *attn.query_proj.parameters(), attn.energy.weight]
-    whole = model.context(memory, query)
-    grads = torch.autograd.grad(whole[0].square().sum() + whole[1].sum(), leaves)
-    monkeypatch.setattr(context_module, "CPU_PASS_ELEMENTS", elements)  # 1, 2 or 3 rows a pass
-    calls, energies = [], attn.energies
-    monkeypatch.setattr(attn, "energies", lambda q, k: calls.append(len(q)) or energies(q, k))
-    split = model.context(memory, query)
+def test_additive_energy_equals_the_readable_form(elements, parts, monkeypatch):
+    """additive_energy (sigmoid, in parts of at most CPU_PASS_ELEMENTS values on a CPU: one
+    Memory row per part at the least) is v^T tanh(w_s + u_h) + sum(v), in value and gradient;
+    `parts`: how many passes it makes for M = 5 rows, K = 2, S = 9, A = 18."""
+    g = torch.Generator().manual_seed(0)
+    w_s = torch.randn(5, 2, 1, 18, generator=g, requires_grad=True)
+    u_h = torch.randn(5, 1, 9, 18, generator=g, requires_grad=True)
+    v = torch.randn(1, 18, generator=g, requires_grad=True)
+    if elements is not None:
+        monkeypatch.setattr(context_module, "CPU_PASS_ELEMENTS", elements)
+    calls, sigmoid = [], torch.sigmoid_
+    monkeypatch.setattr(torch, "sigmoid_", lambda x: calls.append(len(x)) or sigmoid(x))
+    fast = additive_energy(w_s, u_h, v)  # [5, 2, 9]
+    want = readable_energy(w_s, u_h, v) + v.sum()
     assert len(calls) == parts and sum(calls) == 5
-    torch.testing.assert_close(split, whole)
-    again = torch.autograd.grad(split[0].square().sum() + split[1].sum(), leaves)
-    torch.testing.assert_close(again, grads)
+    torch.testing.assert_close(fast, want)
+    weights = torch.softmax(fast, dim=-1)  # the constant sum(v) cancels
+    torch.testing.assert_close(weights, torch.softmax(readable_energy(w_s, u_h, v), dim=-1))
+    probe = torch.randn(fast.shape, generator=g)
+    got = torch.autograd.grad((fast * probe).sum() + weights.square().sum(), [w_s, u_h, v])
+    expected_w = torch.softmax(want, dim=-1)
+    want_g = torch.autograd.grad((want * probe).sum() + expected_w.square().sum(), [w_s, u_h, v])
+    for a, b in zip(got, want_g, strict=True):
+        torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -189,12 +178,12 @@ def test_a_memory_row_shared_by_k_queries_equals_k_copies_of_it(variant):
     with torch.no_grad():
         memory = model.encode(src, src_lens)  # [4, ...]
         copies = type(memory)(*(None if x is None else x.repeat_interleave(k, 0) for x in memory))
-        query = torch.randn(4 * k, H)
+        query = torch.randn(4 * k, model.decoder.hidden_size)
         shared, shared_w = model.context(memory, query)
         copied, copied_w = model.context(copies, query)
     assert shared.shape == (4 * k, model.context.size)
     torch.testing.assert_close(shared, copied)
-    if variant == "attention":
+    if not model.context.static:
         torch.testing.assert_close(shared_w, copied_w)
         for r in range(4 * k):  # row r of the queries read sentence r // k: zeros on its pads
             assert (shared_w[r, int(src_lens[r // k]) :] == 0).all()
@@ -202,29 +191,60 @@ def test_a_memory_row_shared_by_k_queries_equals_k_copies_of_it(variant):
         model.context(memory, query[:10])
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_context_module_keeps_its_contract(variant):
+    """What the decoder, search and translate rely on: a ContextModule whose sizes fit the
+    model; static (no query) exactly when `fixed` gives a context and forward gives no
+    weights; `fixed` equals forward's context at every step; weights [N, S] otherwise."""
+    torch.manual_seed(0)
+    model = make_model(variant).eval()
+    ctx = model.context
+    assert isinstance(ctx, ContextModule)
+    assert ctx.encoder_size == model.encoder.out_size
+    assert (ctx.size, ctx.summary_size) == (model.decoder.context_size, model.decoder.summary_size)
+    assert ctx.static == (ctx.query_size is None)
+    assert ctx.query_size in (None, model.decoder.hidden_size)
+    assert ctx.max_src_len in (None, MAX_SRC)
+    src, src_lens, _, _ = make_batch(8)
+    with torch.no_grad():
+        memory = model.encode(src, src_lens)
+        fixed = ctx.fixed(memory)
+        assert memory.summary.shape == (4, ctx.summary_size)
+        for _ in range(3):  # three different queries: a static context does not move
+            c, weights = ctx(memory, torch.randn(4, model.decoder.hidden_size))
+            assert c.shape == (4, ctx.size)
+            if ctx.static:
+                assert weights is None
+                torch.testing.assert_close(fixed, c, rtol=0, atol=0)
+            else:
+                assert fixed is None and weights.shape == (4, 9)
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cell", CELLS)
 def test_final_state_is_the_last_real_tokens(cell, bidirectional):
     torch.manual_seed(0)
-    encoder = Encoder(V, E, H, cell, bidirectional, 2, 0.0, PAD).eval()
+    encoder = make_model(VARIANTS[0], cell, bidirectional, layers=2).encoder.eval()
+    hidden = encoder.hidden_size
     src, src_lens, _, _ = make_batch(4)
     out = encoder(src, src_lens)
     for b, n in enumerate(src_lens.tolist()):
         # independently: the same RNN on the sentence alone, without padding or packing
         alone, h_n = encoder.rnn(encoder.embed(src[b : b + 1, :n]))
         h_n = h_n[0] if cell == "lstm" else h_n
-        top = h_n.view(2, 2 if bidirectional else 1, 1, H)[-1]
+        top = h_n.view(2, 2 if bidirectional else 1, 1, hidden)[-1]
         torch.testing.assert_close(out.final[b], top.transpose(0, 1).reshape(-1))
-        torch.testing.assert_close(out.final[b, :H], alone[0, n - 1, :H])  # forward: last
+        torch.testing.assert_close(out.final[b, :hidden], alone[0, n - 1, :hidden])  # last
         if bidirectional:
-            torch.testing.assert_close(out.final[b, H:], alone[0, 0, H:])  # backward: first
+            torch.testing.assert_close(out.final[b, hidden:], alone[0, 0, hidden:])  # first
         assert (out.states[b, n:] == 0).all() and out.mask[b].sum() == n
 
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_teacher_forcing_equals_step_by_step(variant, cell):
-    """The one-call (static) or looped forward pass equals the step() used by search."""
+    """The teacher-forced pass (for a static context the fast path: the recurrence in one call
+    over `fixed`; otherwise a loop over forward) equals the step() used by search."""
     torch.manual_seed(0)
     model = make_model(variant, cell).eval()
     src, src_lens, tgt_in, _ = make_batch(5)
@@ -238,15 +258,18 @@ def test_teacher_forcing_equals_step_by_step(variant, cell):
             steps.append(logits)
             weights.append(a)
     torch.testing.assert_close(torch.stack(steps, dim=1), full.logits, rtol=1e-5, atol=1e-5)
-    if variant == "attention":
+    if model.context.static:
+        assert full.attention is None and weights == [None] * len(weights)
+    else:
         torch.testing.assert_close(torch.stack(weights, dim=1), full.attention)
 
 
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_each_variant_overfits_a_tiny_batch(variant, init):
+    """Without dropout (the `cpu` profile's setting; smoke's 0.1 would keep the loss up)."""
     torch.manual_seed(0)
-    model = make_model(variant, init=init)
+    model = make_model(variant, init=init, dropout=0.0)
     batch = make_batch(6)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(200):
@@ -257,10 +280,11 @@ def test_each_variant_overfits_a_tiny_batch(variant, init):
     assert loss.item() < 0.05
 
 
-def test_same_seed_same_weights():
+@pytest.mark.parametrize("variant", ALIGNING)
+def test_same_seed_same_weights(variant):
     def train() -> dict[str, torch.Tensor]:
         torch.manual_seed(7)
-        model = make_model("attention")
+        model = make_model(variant)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         for seed in range(5):
             optimizer.zero_grad()
@@ -272,49 +296,69 @@ def test_same_seed_same_weights():
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_concat_states_parameters_grow_linearly_with_the_maximum_length():
-    d, c = 48, 20
+@pytest.mark.parametrize("variant", BOUNDED)
+def test_a_bounded_context_grows_linearly_with_its_length_and_refuses_longer_sources(variant):
+    """A context module with a max_src_len L (concat_states: parameters L x D x C): its
+    parameters grow linearly with L, and a longer source is refused with the key to change."""
+    counts = []
     for max_len in (10, 30, 50):
-        count = sum(p.numel() for p in ConcatStates(d, c, max_len).parameters())
-        assert count == max_len * d * c + c  # the L * D * C projection and its bias
+        ctx = make_model(variant, max_src_len=max_len).context
+        assert ctx.max_src_len == max_len
+        counts.append(sum(p.numel() for p in ctx.parameters()))
+    assert counts[2] - counts[1] == counts[1] - counts[0] > 0
+    model = make_model(variant)
     with pytest.raises(DataError, match="max_src_len"):
-        model = make_model("concat_states")
         model.encode(torch.full((1, MAX_SRC + 1), 5), torch.tensor([MAX_SRC + 1]))
 
 
 @pytest.mark.parametrize(
-    "build, message",
+    "changes, message",
     [
-        (lambda: Encoder(V, E, H, "rnn", True, 1, 0.0, PAD), "valid options: gru, lstm"),
-        (lambda: Encoder(V, E, -4, "gru", True, 1, 0.0, PAD), "hidden_size=-4"),
-        (lambda: Encoder(V, E, H, "gru", True, 0, 0.0, PAD), "layers=0"),
-        (lambda: Encoder(V, E, H, "gru", True, 1, 1.0, PAD), "dropout"),
-        (lambda: FinalState(48, 0), "context_size=0"),
-        (lambda: Decoder(V, E, H, "gru", 1, 20, 20, 14, True, True, 0.0, PAD), "tie_embeddings"),
-        (
-            lambda: Seq2Seq(
-                Encoder(V, E, H, "gru", True, 1, 0.0, PAD),
-                FinalState(H, 20),
-                Decoder(V, E, H, "gru", 1, 20, 20, 14, True, False, 0.0, PAD),
-            ),
-            "model.context.encoder_size = 24",
-        ),
-        (
-            lambda: Seq2Seq(
-                Encoder(V, E, H, "gru", True, 1, 0.0, PAD),
-                BahdanauAttention(2 * H, 10, 8),
-                Decoder(V, E, H, "gru", 1, 2 * H, 2 * H, 14, True, False, 0.0, PAD),
-            ),
-            "model.context.query_size",
-        ),
+        ({"cell": "rnn"}, "valid options: gru, lstm"),
+        ({"hidden_size": -4}, "hidden_size=-4"),
+        ({"layers": 0}, "layers=0"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"tie_embeddings": True, "output_size": 20}, "tie_embeddings"),
     ],
 )
-def test_bad_sizes_and_options_fail_at_construction(build, message):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bad_sizes_and_options_fail_at_construction(variant, changes, message):
     with pytest.raises(ConfigError, match=message):
-        build()
+        make_model(variant, **changes)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_context_size_of_zero_fails_at_construction(variant):
+    """build_seq2seq derives the sizes a context module takes; the module checks its own."""
+    node = OmegaConf.to_container(composed().variants[variant].arch.context, resolve=True)
+    sizes = [k for k in node if k.endswith("_size")]
+    assert sizes, "every context module has a size of its own in its config"
+    with pytest.raises(ConfigError, match=rf"model\.context: sizes .*{sizes[0]}=0"):
+        make_model(variant, context={**node, sizes[0]: 0})
+
+
+def test_parts_that_do_not_fit_are_refused_by_seq2seq():
+    """Seq2Seq checks the parts through the contract's sizes: an encoder of another state size,
+    and a decoder whose hidden size is not the attention's query size."""
+    small = make_model(VARIANTS[0], hidden_size=16)
+    for variant in VARIANTS:
+        model = make_model(variant)
+        with pytest.raises(ConfigError, match=r"model\.context\.encoder_size = 64"):
+            Seq2Seq(small.encoder, model.context, model.decoder)
+    for variant in ALIGNING:
+        model, other = make_model(variant), make_model(variant, decoder_hidden_size=16)
+        with pytest.raises(ConfigError, match=r"model\.context\.query_size = 32"):
+            Seq2Seq(model.encoder, model.context, other.decoder)
+
+
+def test_a_target_that_is_not_a_context_module_is_refused():
+    with pytest.raises(
+        ConfigError, match=r"context\._target_ = 'torch\.nn\.Dropout'.*ContextModule"
+    ):
+        make_model(VARIANTS[0], context={"_target_": "torch.nn.Dropout", "p": 0.1})
 
 
 def test_tied_embeddings_share_one_matrix():
-    decoder = Decoder(V, E, H, "gru", 1, 20, 20, E, True, True, 0.0, PAD)
+    decoder = make_model(VARIANTS[0], tie_embeddings=True).decoder
     assert decoder.out.weight is decoder.embed.weight
     assert isinstance(decoder.out, nn.Linear)

@@ -19,7 +19,7 @@ from nmt_bottleneck.models.search import (
     max_lengths,
 )
 from nmt_bottleneck.models.seq2seq import Seq2Seq
-from tests.models.test_invariants import CELLS, VARIANTS, V, make_model
+from tests.models.variants import ALIGNING, CELLS, VARIANTS, V, model_for
 
 KINDS = ["greedy", "beam"]
 LENS = (7, 3, 5, 1, 6, 9, 2, 4)  # source lengths, EOS included
@@ -34,24 +34,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def model_for(
-    variant: str, cell: str = "gru", bias: dict[int, float] | None = None, vocab: int = V
-) -> Seq2Seq:
-    """A seeded random model in eval mode, its weights scaled up so that its outputs depend on
-    the source and change from step to step (at initialization they hardly do); `bias` adds to
-    the output bias of some tokens. PyTorch's layer defaults, scaled: the embeddings' N(0, 1)
-    makes peaked, source-dependent outputs; the uniform 0.1 draw, even scaled, gives every
-    sentence the same length and the searches nothing to tell apart."""
-    torch.manual_seed(0)
-    model = make_model(variant, cell, vocab=vocab, init="pytorch").eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p *= 3.0
-        for token, value in (bias or {}).items():
-            model.decoder.out.bias[token] += value
-    return model
 
 
 def sources(seed: int = 0, lens: tuple[int, ...] = LENS) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,10 +98,10 @@ def test_eos_ends_the_search_after_one_step(variant, cell, kind, monkeypatch):
     assert out.tokens == [[]] * len(LENS) and out.ended == [True] * len(LENS)
     assert all(-1e-3 < s <= 0 for s in out.scores)
     assert len(rows) == 1  # no step after every sentence has ended
-    if variant == "attention":
-        assert [tuple(a.shape) for a in out.attention] == [(1, n) for n in LENS]  # the EOS step
-    else:
+    if model.context.static:
         assert out.attention is None
+    else:
+        assert [tuple(a.shape) for a in out.attention] == [(1, n) for n in LENS]  # the EOS step
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -150,7 +132,7 @@ def test_each_sentence_stops_at_its_own_max_length(variant, cell, kind, monkeypa
     width = 1 if kind == "greedy" else 3
     assert len(LENS) <= COMPACT_AT
     assert rows == [width * sum(m >= t for m in MAX_LENS) for t in steps]
-    if variant == "attention":
+    if not model.context.static:
         assert [tuple(a.shape) for a in out.attention] == list(zip(MAX_LENS, LENS, strict=True))
 
 
@@ -174,7 +156,7 @@ def test_batch_equals_one_by_one(variant, cell, kind):
         assert alone.tokens[0] == batched.tokens[b]
         assert alone.ended[0] == batched.ended[b]
         assert alone.scores[0] == pytest.approx(batched.scores[b], abs=1e-4)
-        if variant == "attention":
+        if not model.context.static:
             torch.testing.assert_close(alone.attention[0], batched.attention[b])
 
 
@@ -205,7 +187,7 @@ def test_greedy_keeps_stopped_sentences_until_they_are_worth_dropping(variant, c
         alone = greedy(model, src[b : b + 1, :n], src_lens[b : b + 1], 1.0, 3)
         assert (alone.tokens[0], alone.ended[0]) == (batched.tokens[b], batched.ended[b])
         assert alone.scores[0] == pytest.approx(batched.scores[b], abs=1e-4)
-        if variant == "attention":
+        if not model.context.static:
             torch.testing.assert_close(alone.attention[0], batched.attention[b])
 
 
@@ -219,7 +201,7 @@ def test_beam_size_one_is_greedy(variant, cell, alpha):
     got = beam_search(model, src, src_lens, 1, alpha, 1.0, 3)
     assert got.tokens == expected.tokens and got.ended == expected.ended
     assert got.scores == pytest.approx(expected.scores, abs=1e-5)
-    if variant == "attention":
+    if not model.context.static:
         for a, b in zip(got.attention, expected.attention, strict=True):
             torch.testing.assert_close(a, b)
 
@@ -230,10 +212,16 @@ def test_beam_size_one_is_greedy(variant, cell, alpha):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_scores_are_teacher_forced_log_probs(variant, cell, kind, alpha):
-    model = model_for(variant, cell, {EOS_ID: 3.0})
+    """Ended hypotheses (their EOS term included) and truncated ones: the EOS bias is the first
+    from 3 up in steps of 1 that ends some (truncated ones are also checked with the max
+    length)."""
     src, src_lens = sources(4)
-    out = search(kind, model, src, src_lens, beam_size=4, alpha=alpha)
-    assert any(out.ended) or alpha > 0  # truncated ones are also checked with the max length
+    for eos_bias in range(3, 40):
+        model = model_for(variant, cell, {EOS_ID: eos_bias})
+        out = search(kind, model, src, src_lens, beam_size=4, alpha=alpha)
+        if any(out.ended):
+            break
+    assert any(out.ended)
     expected = teacher_forced_scores(model, src, src_lens, out)
     assert out.scores == pytest.approx(expected, abs=1e-4)
 
@@ -254,26 +242,36 @@ def best_of_all(model: Seq2Seq, src: torch.Tensor, n: int, alpha: float):
     return max(hyps, key=lambda h: h[2] / (len(h[0]) + h[1]) ** alpha)
 
 
+def mixed_winners(variant: str, src: torch.Tensor, alpha: float) -> tuple[Seq2Seq, list]:
+    """A model of `variant` whose best hypotheses of at most 2 steps (by enumeration) are of
+    more than one kind (ended after 0 or 1 tokens, or truncated at 2) over the sources `src`:
+    the first EOS bias of a few that gives that; and those best hypotheses."""
+    for eos_bias in (0.0, 1.0, 2.0, 4.0, 8.0, 16.0):
+        model = model_for(variant, bias={EOS_ID: eos_bias})
+        best = [best_of_all(model, src[b], n, alpha) for b, n in enumerate(LENS)]
+        if len({(len(tokens), ended) for tokens, ended, _ in best}) > 1:
+            return model, best
+    pytest.fail(f"{variant}: no EOS bias gives winners of more than one kind")
+
+
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_beam_wider_than_all_prefixes_is_exact_search(variant, alpha):
     """Max length 2 and K = V - 2 (every allowed first token): beam search must return the
     best of all hypotheses, so its beams must be distinct and none may be lost."""
-    eos_bias = {"final_state": 8.0, "concat_states": 4.0, "attention": 2.0}[variant]
-    model = model_for(variant, bias={EOS_ID: eos_bias})  # different kinds of winner
     src, src_lens = sources(6)
+    model, best = mixed_winners(variant, src, alpha)
     out = beam_search(model, src, src_lens, V - 2, alpha, 0.01, 2)  # 2 steps for every source
-    for b, n in enumerate(LENS):
-        tokens, ended, score = best_of_all(model, src[b], n, alpha)
+    for b, (tokens, ended, score) in enumerate(best):
         assert (out.tokens[b], out.ended[b]) == (tokens, ended)
         assert out.scores[b] == pytest.approx(score, abs=1e-4)
-    assert len({(len(t), e) for t, e in zip(out.tokens, out.ended, strict=True)}) > 1
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cell", CELLS)
-def test_attention_has_one_row_per_step_over_real_tokens(cell, kind):
-    model = model_for("attention", cell, {EOS_ID: 1.0})
+@pytest.mark.parametrize("variant", ALIGNING)
+def test_attention_has_one_row_per_step_over_real_tokens(variant, cell, kind):
+    model = model_for(variant, cell, {EOS_ID: 1.0})
     src, src_lens = sources(5)
     out = search(kind, model, src, src_lens, beam_size=4)
     for tokens, ended, weights, n in zip(out.tokens, out.ended, out.attention, LENS, strict=True):
@@ -283,10 +281,11 @@ def test_attention_has_one_row_per_step_over_real_tokens(cell, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_attention_only_for_the_rows_asked(kind):
+@pytest.mark.parametrize("variant", ALIGNING)
+def test_attention_only_for_the_rows_asked(variant, kind):
     """keep_attention: the rows asked get the same weights as when every row is asked, the
     others None; the translations do not change."""
-    model = model_for("attention", "gru", {EOS_ID: 1.0})
+    model = model_for(variant, "gru", {EOS_ID: 1.0})
     src, src_lens = sources(5)
 
     def run(**keep) -> Hypotheses:
@@ -338,7 +337,7 @@ def test_beams_share_their_sentence_memory_row(variant, monkeypatch):
     ],
 )
 def test_bad_settings_name_their_key(settings, key):
-    model = model_for("final_state")
+    model = model_for(VARIANTS[0])
     src, src_lens = sources()
     args = {"beam_size": 2, "length_penalty": 0.0, "max_len_ratio": 1.0, "max_len_extra": 0}
     with pytest.raises(ConfigError, match=key):
@@ -349,12 +348,13 @@ def test_bad_settings_name_their_key(settings, key):
             greedy(model, src, src_lens, bad["max_len_ratio"], bad["max_len_extra"])
 
 
-def test_training_mode_is_refused_and_an_empty_batch_is_empty():
-    model = model_for("attention")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_training_mode_is_refused_and_an_empty_batch_is_empty(variant):
+    model = model_for(variant)
     src, src_lens = sources()
     with pytest.raises(ValueError, match=r"model\.eval\(\)"):
         greedy(model.train(), src, src_lens, 1.0)
     model.eval()
     for kind in KINDS:
         out = search(kind, model, src[:0], src_lens[:0])
-        assert out == Hypotheses([], [], [], [])
+        assert out == Hypotheses([], [], None if model.context.static else [], [])
