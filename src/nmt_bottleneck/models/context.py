@@ -214,9 +214,9 @@ class BahdanauAttention(ContextModule):
             )
         queries, (rows, src_len, dim) = query.shape[0], memory.states.shape
         k = group_size(memory.states, queries)  # K queries per Memory row
-        # e_ij = v^T tanh(W s_{i-1} + U h_j)
+        # e_ij = v^T tanh(W s_{i-1} + U h_j): query i's energy for source position j
         w_s = self.query_proj(query).view(rows, k, 1, -1)  # [M, K, 1, A] W s_{i-1} (+ b)
-        u_h = memory.keys[:, None]  # [M, 1, S, A] U h_j
+        u_h = memory.keys[:, None]  # [M, 1, S, A] U h_j, projected once per batch
         e = additive_energy(w_s, u_h, self.energy.weight)  # [M, K, S] e_ij + sum(v)
         # a_ij = softmax_j(e_ij) over real tokens; sum(v), the same for every j, cancels
         e = e.masked_fill(~memory.mask[:, None], float("-inf"))  # [M, K, S]
