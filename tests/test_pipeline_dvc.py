@@ -22,7 +22,7 @@ from sacrebleu.metrics import BLEU
 
 from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.machine import cpu_model
-from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
+from tests.helpers import SMALL, child_env, dvc, edit_conf, make_repo, sh
 from tests.wandb_log import summarize
 
 VARIANTS = ("final_state", "concat_states", "attention")

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.errors import ConfigError
 from pipelines.sweep import cache_key
-from tests.conftest import dvc, sh
+from tests.helpers import dvc, sh
 from tests.wandb_log import summarize
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from nmt_bottleneck.data.sources.hub import HubSource
 from nmt_bottleneck.errors import DataError
-from tests.conftest import run_module
+from tests.helpers import run_module
 
 
 def make_rows(n: int, offset: int = 0) -> list[dict]:

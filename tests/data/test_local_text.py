@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.data.corpus import load_corpus
 from pipelines import download
-from tests.conftest import write_lines
+from tests.helpers import write_lines
 
 EN = ["The House met at two.", "Some hon. members: Agreed.", "I thank the minister."]
 FR = ["La séance est ouverte à deux heures.", "Des voix: D'accord.", "Je remercie la ministre."]
