@@ -137,3 +137,48 @@ def make_repo(path: Path, conf_changes: dict) -> Path:
     sh(path, "git", "add", "-A")
     sh(path, "git", "commit", "-qm", "pipeline")
     return path
+
+
+STOPPER = '''"""Test hook (tests/helpers.py, stop_on_open): a process whose environment names
+a pattern stops itself (SIGSTOP) as it opens a matching file for writing, after writing its pid
+to the marker file. Installed as sitecustomize, so it reaches the commands DVC starts."""
+import fnmatch
+import os
+import signal
+import sys
+
+
+def _stop_on_open(event, args):
+    if event != "open" or not isinstance(args[0], str) or "w" not in (args[1] or ""):
+        return
+    if fnmatch.fnmatch(os.path.abspath(args[0]), os.environ["NMT_TEST_STOP_ON_OPEN"]):
+        marker = os.environ["NMT_TEST_STOPPED"]
+        with open(marker + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(marker + ".tmp", marker)  # whole or absent to the test
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+if os.environ.get("NMT_TEST_STOP_ON_OPEN"):
+    sys.addaudithook(_stop_on_open)
+'''
+
+
+def stop_on_open(root: Path, where: Path, pattern: str) -> tuple[dict[str, str], Path]:
+    """The environment for a command run in `root` whose Python processes stop themselves
+    (SIGSTOP) at a chosen point: when one opens a file matching `pattern` (absolute, fnmatch)
+    for writing. The point is in the process, not in a poll of the test; the marker file
+    returned holds the stopped process's id once it has stopped (or is about to)."""
+    hook = where / "stop_on_open"
+    hook.mkdir(parents=True, exist_ok=True)
+    (hook / "sitecustomize.py").write_text(STOPPER)
+    marker = where / "stopped.pid"
+    env = child_env(root, NMT_TEST_STOP_ON_OPEN=pattern, NMT_TEST_STOPPED=str(marker))
+    env["PYTHONPATH"] = os.pathsep.join([str(hook), env["PYTHONPATH"]])
+    return env, marker
+
+
+def process_state(pid: int) -> str:
+    """The process's state letter from /proc (R running, S sleeping, T stopped, ...)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0]
