@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pipelines.translate import read_input
+from nmt_bottleneck.data.text_input import read_input
 from tests.helpers import ROOT, child_env
 
 GOOD = "The House met at two.\n"
