@@ -60,7 +60,9 @@ def test_a_multirun_of_two_jobs_trains_evaluates_and_summarizes(repo):
     assert (ran.stdout + ran.stderr).count("sweep summary: 2 jobs in") == 1
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert [r["overrides"] for r in rows] == ["model=final_state", "model=attention"]
-    assert all(float(r["test_bleu"]) >= 0 for r in rows)
+    scored = [json.loads((job / "eval.json").read_text())["test"]["bleu"] for job in jobs]
+    assert [float(r["test_bleu"]) for r in rows] == scored
+    assert not [f for f in sweep.glob("*/*.log") if "sweep summary" in f.read_text()]  # not jobs
     assert (sweep / "summary.md").read_text().count("\n") == 4  # header, rule, two jobs
     # a job whose data is not what the download stage fetched stops with the fix, no traceback
     other = sh(repo, sys.executable, "-m", "pipelines.sweep", "data=wmt14_enfr", check=False)
