@@ -8,12 +8,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from nmt_bottleneck.config import build, check_keys
-from nmt_bottleneck.data.corpus import manifest_of, save_corpus
+from nmt_bottleneck.data.corpus import save_corpus
+from nmt_bottleneck.data.download import download_corpus
 from pipelines.stage import load_params, run
 
 log = logging.getLogger("nmt_bottleneck.download")
-DATA_KEYS = "name src_lang tgt_lang input source min_len max_len test_sets novel_views".split()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -23,15 +22,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--manifest", type=Path, required=True, help="manifest JSON to write")
     args = parser.parse_args(argv)
 
-    data = load_params(args.params).data
-    check_keys(data, DATA_KEYS, "data")
-    source = build(data.source, "data.source")
-    log.info("reading %s with %s", data.name, type(source).__name__)
-    corpus = source.load()
-    manifest = manifest_of(corpus, data.name, data.src_lang, data.tgt_lang)
-    save_corpus(corpus, args.out, manifest, args.manifest)
-    for split, facts in manifest["splits"].items():
-        log.info("%s: %d pairs (dropped %s)", split, facts["pairs"], facts["dropped"])
+    downloaded = download_corpus(load_params(args.params).data)
+    save_corpus(downloaded.corpus, args.out, downloaded.manifest, args.manifest)
     log.info("wrote %s and %s", args.out, args.manifest)
 
 

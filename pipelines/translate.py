@@ -15,9 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nmt_bottleneck.data.sources.local_text import decode_lines
+from nmt_bottleneck.data.text_input import read_input
 from nmt_bottleneck.data.tokenizer import load_tokenizers
-from nmt_bottleneck.errors import DataError
 from nmt_bottleneck.eval.translate import DecodeSettings, load_model, translate
 from pipelines.stage import load_params, run
 
@@ -35,16 +34,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     progress = "translating" if len(lines) > 100 else None
     out = translate(model, tokenizers, lines, settings, progress=progress)
     sys.stdout.write("".join(f"{h}\n" for h in out.hyps))
-
-
-def read_input(path: Path | None) -> list[str]:
-    """The sentences of `path`, or of stdin, one per line: split as the corpus files are, so that
-    output line n translates input line n (a U+2028 inside a sentence does not split it)."""
-    if path is None:
-        return decode_lines(sys.stdin.buffer.read(), "<stdin>")
-    if not path.is_file():
-        raise DataError(f"{path}: no such file. Fix: give a text file, or use stdin.")
-    return decode_lines(path.read_bytes(), path)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -1,28 +1,32 @@
-"""Shared fixtures: the project root, the real corpora, and helpers that write small real corpus
-files and run stage entries exactly as DVC does."""
+"""Shared fixtures: the real corpora, a W&B service owned by the test process, and the pipeline
+in a temporary repository. Helpers shared by test modules live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import gzip
+import logging
 import os
-import re
-import shutil
-import subprocess
+import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def find_corpora() -> Path | None:
-    """The corpora as `make corpora` links them, or ../shared/corpora beside the checkout."""
-    for candidate in (ROOT / "corpora", ROOT.parent / "shared" / "corpora"):
-        if (candidate / "hansard_enfr" / "test_unseen.en.gz").is_file():
-            return candidate
-    return None
+# Re-exported for test modules that still import them from here (tests/models, tests/eval):
+# pytest discourages importing conftest; import from tests.helpers instead.
+from tests.helpers import (  # noqa: F401
+    ROOT,
+    SMALL,
+    child_env,
+    dvc,
+    edit_conf,
+    find_corpora,
+    make_repo,
+    run_module,
+    sh,
+    write_lines,
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,37 +37,11 @@ def corpora() -> Path:
     return found
 
 
-def write_lines(path: Path, lines: list[str] | bytes) -> Path:
-    """Write a corpus file: a list of lines (UTF-8, newline-terminated) or raw bytes; gzip if the
-    name ends in .gz."""
-    data = lines if isinstance(lines, bytes) else "".join(f"{s}\n" for s in lines).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-    return path
-
-
-def child_env(root: Path, **changes: str) -> dict[str, str]:
-    """The environment for a command run in the project checkout `root`: the test process's,
-    with root/src and root importable, this Python's bin/ first on PATH (dvc, the stages), and
-    `changes`. It keeps WANDB_SERVICE, which an earlier test's in-process W&B run leaves in
-    os.environ: the child then starts as it would from a notebook that runs W&B
-    (tests/models/test_loggers.py, tests/models/test_resume.py)."""
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-        **changes,
-    }
-
-
 @pytest.fixture
 def wandb_service(tmp_path_factory, monkeypatch) -> Iterator[str]:
     """A W&B service started by this (the test) process, as a notebook with a W&B run has one:
-    WANDB_SERVICE in os.environ, which child commands inherit (child_env)."""
+    WANDB_SERVICE in os.environ, which child commands inherit (child_env). The variable and the
+    working directory are restored afterwards (`_restore_shared_state`)."""
     import wandb
 
     where = tmp_path_factory.mktemp("wandb")
@@ -75,95 +53,40 @@ def wandb_service(tmp_path_factory, monkeypatch) -> Iterator[str]:
     wandb.teardown()  # later tests start from a clean W&B state (its settings keep this cwd)
 
 
-def run_module(
-    module: str,
-    *args: str,
-    cwd: Path = ROOT,
-    env: dict[str, str] | None = None,
-    timeout: float = 600,
-) -> subprocess.CompletedProcess:
-    """Run `python -m module args` as DVC would, with src/ and the project root importable."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env=child_env(cwd, **(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+@pytest.fixture(autouse=True)
+def _restore_shared_state() -> Iterator[None]:
+    """Whatever a test changes in this process's shared state is put back after it, so no test
+    depends on the tests before it: the environment, the working directory, handlers added to
+    the root logger and its level (a stage's `logging.basicConfig`), and the random generators
+    (`seed_everything`; numpy's and torch's where the process has imported them)."""
+    environ, cwd = dict(os.environ), Path.cwd()
+    root = logging.getLogger()
+    handlers, level = set(root.handlers), root.level
+    states = {name: get() for name, (get, _) in rng_accessors().items()}
+    yield
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)
+    for handler in [h for h in root.handlers if h not in handlers]:
+        if not type(handler).__module__.startswith("_pytest"):  # pytest's own come and go per phase
+            root.removeHandler(handler)
+    root.setLevel(level)
+    for name, (_, set_state) in rng_accessors().items():
+        if name in states:
+            set_state(states[name])
 
 
-def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = child_env(repo)
-    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def edit_conf(repo: Path, changes: dict) -> None:
-    """Edit the repository's conf/ as a user would (DVC recomposes params.yaml from conf/ on
-    every `dvc exp run`, so this, not params.yaml, is where settings live), then recompose.
-    Keys: `data.source.*` (conf/data/synthetic.yaml), `train.*` and `sizes.*` (the smoke
-    experiment profile), anything else (conf/config.yaml)."""
-    from omegaconf import OmegaConf
-
-    for key, value in changes.items():
-        if key.startswith("data.source."):
-            path, local = repo / "conf/data/synthetic.yaml", key.removeprefix("data.")
-        elif key.startswith(("train.", "sizes.")):
-            path, local = repo / "conf/experiment/smoke.yaml", key
-        else:
-            path, local = repo / "conf/config.yaml", key
-        directive = path.read_text().splitlines()[0]  # `# @package ...` must survive the save
-        cfg = OmegaConf.load(path)
-        OmegaConf.update(cfg, local, value, merge=False)
-        OmegaConf.save(cfg, path)
-        if directive.startswith("# @package"):
-            path.write_text(f"{directive}\n{path.read_text()}")
-    sh(repo, sys.executable, "-m", "pipelines.compose_params")
-
-
-def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return sh(repo, sys.executable, "-m", "dvc", *args, check=check)
-
-
-SMALL = {
-    "data.source.sizes": {"train": 1500, "valid": 100, "test": 200},
-    "tokenizer.vocab_size": 600,
-    "train.max_steps": 6,
-    "train.val_every_steps": 3,
-    "train.log_every_steps": 3,
-}
-
-
-def make_repo(path: Path, conf_changes: dict) -> Path:
-    """A fresh git + DVC repository holding the project's pipeline, conf and code."""
-    path.mkdir()
-    for name in ("dvc.yaml", ".gitignore", "conf", "pipelines", "src", "reports/templates"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(
-                ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
-        else:
-            shutil.copy2(ROOT / name, path / name)
-    config = path / "conf/config.yaml"  # tests start from the synthetic corpus and smoke sizes
-    config.write_text(
-        re.sub(
-            r"- experiment: \w+",
-            "- experiment: smoke",
-            re.sub(r"- data: \w+", "- data: synthetic", config.read_text()),
-        )
-    )
-    sh(path, "git", "init", "-q")
-    sh(path, "git", "config", "user.email", "test@example.com")
-    sh(path, "git", "config", "user.name", "test")
-    dvc(path, "init", "-q")
-    dvc(path, "config", "hydra.enabled", "true")
-    edit_conf(path, conf_changes)
-    sh(path, "git", "add", "-A")
-    sh(path, "git", "commit", "-qm", "pipeline")
-    return path
+def rng_accessors() -> dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]]:
+    """(get, set) of each random generator state this process has: Python's always, numpy's
+    and torch's (CPU) once imported; importing them here would slow every test session."""
+    found = {"random": (random.getstate, random.setstate)}
+    if "numpy" in sys.modules:
+        np = sys.modules["numpy"]
+        found["numpy"] = (np.random.get_state, np.random.set_state)
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        found["torch"] = (torch.random.get_rng_state, torch.random.set_rng_state)
+    return found
 
 
 @pytest.fixture

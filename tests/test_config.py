@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.config import build
 from nmt_bottleneck.errors import ConfigError
-from tests.conftest import ROOT, run_module
+from tests.helpers import ROOT, run_module
 
 DATA_CONFIGS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from nmt_bottleneck.data.tokenizer import load_tokenizers, normalize
-from tests.conftest import dvc
+from tests.helpers import dvc
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from sacrebleu.metrics import BLEU
 
 from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.machine import cpu_model
-from tests.conftest import SMALL, child_env, dvc, edit_conf, make_repo, sh
+from tests.helpers import SMALL, dvc, make_repo, process_state, sh, stop_on_open
 from tests.wandb_log import summarize
 
 VARIANTS = ("final_state", "concat_states", "attention")
@@ -184,10 +184,11 @@ def test_local_corpus_from_the_corpora_folder(repo, corpora):
 
 def test_a_killed_run_restarts_cleanly(repo):
     """Kill `dvc repro` (SIGKILL: no cleanup runs) while the tokenizer is being written, then
-    run it again: it restarts the stage, sweeps the leftovers and finishes."""
-    edit_conf(repo, {"data.source.sizes": {"train": 60000, "valid": 100, "test": 200}})
+    run it again: it restarts the stage, sweeps the leftovers and finishes. The stage stops
+    itself at the chosen point (as it opens the tokenizer's last file in its temporary
+    folder), is checked while stopped, then killed."""
     log = repo.parent / "repro.log"
-    env = child_env(repo)
+    env, marker = stop_on_open(repo, repo.parent, f"{repo}/data/.tokenizer.tmp-*/tokenizer.json")
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dvc", "repro", "tokenize"],
@@ -197,16 +198,18 @@ def test_a_killed_run_restarts_cleanly(repo):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + 300
-    while not list((repo / "data").glob(".tokenizer.tmp-*")):
-        assert proc.poll() is None, f"finished before it could be killed:\n{log.read_text()}"
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert list((repo / "data").glob(".tokenizer.tmp-*"))  # killed mid-write: leftovers stay
-    assert not (repo / "data/tokenizer").exists()
-    assert not (repo / "data/tokenized").exists()
+    try:
+        while not (marker.is_file() and process_state(int(marker.read_text())) == "T"):
+            assert proc.poll() is None, f"ended without reaching the stop:\n{log.read_text()}"
+            time.sleep(0.05)
+        (leftover,) = (repo / "data").glob(".tokenizer.tmp-*")  # mid-write: the model, no meta
+        assert sorted(p.name for p in leftover.iterdir()) == ["spm.model"]
+        assert not (repo / "data/tokenizer").exists()
+        assert not (repo / "data/tokenized").exists()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert list((repo / "data").glob(".tokenizer.tmp-*"))  # no cleanup ran: leftovers stay
 
     again = dvc(repo, "repro", "tokenize")
     assert "Running stage 'tokenize'" in again.stdout

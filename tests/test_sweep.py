@@ -1,26 +1,41 @@
-"""The Hydra multirun door: two jobs through the same stages' code, in a temporary repository
-(real Hydra basic launcher, real W&B offline runs); the SLURM launcher config composes."""
+"""The Hydra multirun door: two jobs through the same library code as the stages, in a temporary
+repository (real Hydra basic launcher, real W&B offline runs); the summary written once by the
+callback; the tokenize cache under two processes racing for the same key; the SLURM launcher
+config composes."""
 
 from __future__ import annotations
 
 import csv
 import json
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import datasets
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
+from nmt_bottleneck.data.corpus import manifest_of, save_corpus
+from nmt_bottleneck.data.sources.synthetic import SyntheticSource
+from nmt_bottleneck.data.tokenizer import load_tokenizers
 from nmt_bottleneck.errors import ConfigError
-from pipelines.sweep import cache_key
-from tests.conftest import dvc, sh
+from nmt_bottleneck.sweep.summary import SweepSummary
+from nmt_bottleneck.sweep.tokenized_cache import cache_key
+from tests.helpers import ROOT, child_env, dvc, sh
 from tests.wandb_log import summarize
+
+
+def cache_entries(repo: Path) -> list[Path]:
+    """The tokenized data in the sweep cache (not the lock files beside it)."""
+    return [p for p in (repo / "data/sweep").iterdir() if p.is_dir()]
 
 
 def test_a_multirun_of_two_jobs_trains_evaluates_and_summarizes(repo):
     dvc(repo, "repro", "download")
     sweep = repo / "multirun/test"
-    sh(
+    ran = sh(
         repo,
         sys.executable,
         "-m",
@@ -40,24 +55,28 @@ def test_a_multirun_of_two_jobs_trains_evaluates_and_summarizes(repo):
         (run,) = (job / "logs/wandb").glob("offline-run-*/run-*.wandb")
         logged = summarize(run)
         assert (logged["name"], logged["group"]) == (variant, "sweep-test")
-    assert len(list((repo / "data/sweep").iterdir())) == 1  # tokenized once, shared
+    assert len(cache_entries(repo)) == 1  # tokenized once, shared
+    # the summary: written once, by the callback at the end of the multirun, with both jobs
+    assert (ran.stdout + ran.stderr).count("sweep summary: 2 jobs in") == 1
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert [r["overrides"] for r in rows] == ["model=final_state", "model=attention"]
-    assert all(float(r["test_bleu"]) >= 0 for r in rows)
+    scored = [json.loads((job / "eval.json").read_text())["test"]["bleu"] for job in jobs]
+    assert [float(r["test_bleu"]) for r in rows] == scored
+    assert not [f for f in sweep.glob("*/*.log") if "sweep summary" in f.read_text()]  # not jobs
     assert (sweep / "summary.md").read_text().count("\n") == 4  # header, rule, two jobs
     # a job whose data is not what the download stage fetched stops with the fix, no traceback
     other = sh(repo, sys.executable, "-m", "pipelines.sweep", "data=wmt14_enfr", check=False)
     assert other.returncode == 1
     assert "data/corpus holds synthetic" in other.stderr + other.stdout
     assert "Traceback" not in other.stderr
-    assert len(list((repo / "data/sweep").iterdir())) == 1  # nothing tokenized for it
+    assert len(cache_entries(repo)) == 1  # nothing tokenized for it
     # so does a job whose schedule cannot run, before it tokenizes for its new data.max_len
     short = ("data.max_len=20", "train.max_steps=5", "train.warmup_steps=5")
     bad = sh(repo, sys.executable, "-m", "pipelines.sweep", *short, check=False)
     assert bad.returncode == 1
     assert "scheduler 'linear' (model.optim.scheduler)" in bad.stderr + bad.stdout
     assert "Traceback" not in bad.stderr
-    assert len(list((repo / "data/sweep").iterdir())) == 1
+    assert len(cache_entries(repo)) == 1
 
 
 def test_the_slurm_launcher_config_composes(repo):
@@ -76,31 +95,136 @@ def test_the_slurm_launcher_config_composes(repo):
     assert "gpus_per_node: 1" in shown
 
 
-def sweep_cfg(tmp_path, corpus_name: str, composed_name: str, sentences: list[str]):
-    """A saved corpus and its manifest, and the sweep keys that read them."""
+def saved_corpus(tmp_path: Path, corpus_name: str, sentences: list[str]) -> tuple[Path, Path]:
+    """A saved corpus and its manifest, as the download stage leaves them."""
     corpus, manifest = tmp_path / corpus_name / "corpus", tmp_path / corpus_name / "manifest.json"
     split = datasets.Dataset.from_dict({"src": sentences, "tgt": sentences})
     datasets.DatasetDict({"train": split, "test": split}).save_to_disk(str(corpus))
     manifest.write_text(json.dumps({"data": corpus_name, "src_lang": "en", "tgt_lang": "fr"}))
-    return OmegaConf.create(
-        {
-            "sweep": {"corpus": str(corpus), "manifest": str(manifest)},
-            "data": {"name": composed_name, "src_lang": "en", "tgt_lang": "fr", "max_len": 50},
-            "tokenizer": {"vocab_size": 100},
-        }
-    )
+    return corpus, manifest
+
+
+DATA = {"src_lang": "en", "tgt_lang": "fr", "max_len": 50}
 
 
 def test_the_tokenized_cache_is_keyed_by_the_corpus_too(tmp_path):
-    first = sweep_cfg(tmp_path, "a", "a", ["One.", "Two."])
-    assert cache_key(first) == cache_key(first)
-    changed = sweep_cfg(tmp_path, "b", "b", ["One.", "Three."])
-    changed.data.name = "a"  # the same settings over another corpus
-    changed.sweep.manifest = first.sweep.manifest
-    assert cache_key(changed) != cache_key(first)
+    corpus_a, manifest_a = saved_corpus(tmp_path, "a", ["One.", "Two."])
+    corpus_b, _ = saved_corpus(tmp_path, "b", ["One.", "Three."])
+    data, tokenizer = {"name": "a", **DATA}, {"vocab_size": 100}
+    first = cache_key(corpus_a, manifest_a, data, tokenizer)
+    assert first == cache_key(corpus_a, manifest_a, data, tokenizer)
+    # the same settings over another corpus (its manifest naming the composed data)
+    assert cache_key(corpus_b, manifest_a, data, tokenizer) != first
+    assert cache_key(corpus_a, manifest_a, {**data, "max_len": 30}, tokenizer) != first
+    assert cache_key(corpus_a, manifest_a, data, {"vocab_size": 101}) != first
 
 
 def test_a_sweep_must_compose_the_data_that_was_downloaded(tmp_path):
-    cfg = sweep_cfg(tmp_path, "synthetic", "hansard_enfr", ["One."])
+    corpus, manifest = saved_corpus(tmp_path, "synthetic", ["One."])
     with pytest.raises(ConfigError, match=r"holds synthetic .* composes data=hansard_enfr"):
-        cache_key(cfg)
+        cache_key(corpus, manifest, {"name": "hansard_enfr", **DATA}, {"vocab_size": 100})
+
+
+RACER = """
+import json, sys, time
+from pathlib import Path
+from omegaconf import OmegaConf
+from nmt_bottleneck.sweep.tokenized_cache import tokenized_cache
+ready, go, settings = (Path(a) for a in sys.argv[1:])
+cfg = OmegaConf.load(settings)
+ready.touch()
+while not go.exists():  # a start gate: both racers are loaded before either begins
+    time.sleep(0.01)
+made = tokenized_cache(Path(cfg.cache), cfg.corpus, cfg.manifest, cfg.data, cfg.tokenizer)
+print(json.dumps({"path": str(made.path), "made": made.made}))
+"""
+
+
+def test_two_jobs_racing_for_one_key_tokenize_once_and_share_it(tmp_path):
+    """Two real processes ask for the same cache key at the same moment (both loaded, then
+    released together): exactly one tokenizes, both get the same complete folder, and nothing
+    temporary is left. This holds whichever of them gets there first."""
+    synthetic = SyntheticSource(60, 1, 12, 3, 1.0, {"train": 400, "test": 50}, seed=3).load()
+    corpus, manifest = tmp_path / "corpus", tmp_path / "manifest.json"
+    save_corpus(synthetic, corpus, manifest_of(synthetic, "synthetic", "src", "tgt"), manifest)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    tokenizer = {**params["tokenizer"], "vocab_size": 300, "num_threads": 1}
+    data = {"name": "synthetic", "src_lang": "src", "tgt_lang": "tgt", "min_len": 1}
+    settings = tmp_path / "settings.yaml"
+    cache = tmp_path / "cache"
+    OmegaConf.save(
+        {"cache": str(cache), "corpus": str(corpus), "manifest": str(manifest)}
+        | {"data": {**data, "max_len": 10}, "tokenizer": tokenizer},
+        settings,
+    )
+    go = tmp_path / "go"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(tmp_path / f"ready{i}"), str(go), str(settings)],
+            env=child_env(ROOT, OMP_NUM_THREADS="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert all(r.poll() is None for r in racers), [r.communicate() for r in racers]
+        time.sleep(0.01)
+    go.touch()
+    outputs = [r.communicate(timeout=600) for r in racers]
+    assert [r.returncode for r in racers] == [0, 0], outputs
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert sorted(r["made"] for r in results) == [False, True]
+    (where,) = {Path(r["path"]) for r in results}
+    assert sorted(p.name for p in cache.iterdir()) == [where.name, f"{where.name}.lock"]
+    assert sorted(p.name for p in where.iterdir()) == [
+        "hist.csv",
+        "stats.json",
+        "tokenized",
+        "tokenizer",
+    ]
+    kept = sum(
+        len(s.split()) <= 10 and len(t.split()) <= 10
+        for s, t in zip(
+            synthetic.splits["train"]["src"], synthetic.splits["train"]["tgt"], strict=True
+        )
+    )
+    assert datasets.load_from_disk(str(where / "tokenized"))["train"].num_rows == kept
+    assert json.loads((where / "stats.json").read_text())["splits"]["train"]["pairs"] == kept
+    assert load_tokenizers(where / "tokenizer").joint == tokenizer["joint"]
+
+
+def finished_job(sweep: Path, name: str, overrides: list[str], steps: int, bleu: dict) -> None:
+    """A job folder as a finished sweep job leaves it (the files the summary reads)."""
+    (sweep / name / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(overrides), sweep / name / ".hydra/overrides.yaml")
+    train = {"steps": steps, "best_val_loss": 1 / steps}
+    (sweep / name / "train.json").write_text(json.dumps(train))
+    evals = {test_set: {"bleu": b} for test_set, b in bleu.items()}
+    (sweep / name / "eval.json").write_text(json.dumps(evals))
+
+
+def test_the_summary_callback_tabulates_every_finished_job_once(tmp_path):
+    sweep = tmp_path / "multirun"
+    jobs = {"0": 7, "1": 8, "10": 9, "2": 10}  # job 10 sorts after 2, as Hydra numbers them
+    for name, steps in jobs.items():
+        finished_job(sweep, name, [f"train.max_steps={steps}"], steps, {"test": steps / 4})
+    (sweep / "3" / ".hydra").mkdir(parents=True)  # a job that failed: no eval.json, no row
+    SweepSummary().on_multirun_end(
+        config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}})
+    )
+    order = sorted(jobs, key=int)
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [r["job"] for r in rows] == order
+    assert [r["overrides"] for r in rows] == [f"train.max_steps={jobs[j]}" for j in order]
+    assert [float(r["test_bleu"]) for r in rows] == [jobs[j] / 4 for j in order]
+    assert [float(r["best_val_loss"]) for r in rows] == [1 / jobs[j] for j in order]
+    table = (sweep / "summary.md").read_text().splitlines()
+    assert table[0] == "| job | overrides | steps | best_val_loss | test_bleu |"
+    assert len(table) == 2 + len(jobs)
+    assert table[2] == f"| 0 | train.max_steps=7 | 7 | {1 / 7} | 1.75 |"
+    assert sorted(p.name for p in sweep.iterdir() if not p.is_dir()) == [
+        "summary.csv",
+        "summary.md",
+    ]

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from pipelines.translate import read_input
-from tests.conftest import ROOT, child_env
+from nmt_bottleneck.data.text_input import read_input
+from tests.helpers import ROOT, child_env
 
 GOOD = "The House met at two.\n"
 BAD = "Des voix: r\xe9gl\xe9.".encode("latin-1")  # Latin-1 bytes: not UTF-8

@@ -9,6 +9,7 @@ side are dropped here, counted, and reported in the manifest; they never reach t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -113,3 +114,10 @@ def load_corpus(path: Path) -> datasets.DatasetDict:
             "Fix: name a `train` split in data.source and run `dvc repro download`."
         )
     return corpus
+
+
+def split_fingerprint(path: Path, split: str) -> str:
+    """The `datasets` fingerprint of `split` in a DatasetDict saved under `path`: it changes with
+    the split's content (and, for an encoded split, with the tokenizer)."""
+    state = json.loads((Path(path) / split / "state.json").read_text())
+    return state["_fingerprint"]

@@ -62,8 +62,8 @@ class LocalTextSource:
             raise DataError(f"{self.directory}: corpus directory not found. {SETUP_HINT}")
         loaded, dropped, files = {}, {}, {}
         for split, stem in self.splits.items():
-            src_path = self.find_file(stem, self.src_lang)
-            tgt_path = self.find_file(stem, self.tgt_lang)
+            src_path = self.find_file(split, stem, self.src_lang)
+            tgt_path = self.find_file(split, stem, self.tgt_lang)
             src = read_lines(src_path, self.max_line_chars)
             tgt = read_lines(tgt_path, self.max_line_chars)
             if len(src) != len(tgt):
@@ -80,8 +80,9 @@ class LocalTextSource:
         provenance = {"type": "local_text", "directory": str(self.directory), "files": files}
         return Corpus(datasets.DatasetDict(loaded), dropped, provenance)
 
-    def find_file(self, stem: str, lang: str) -> Path:
-        """The one file for `stem` and `lang`: plain or gzipped, not both, not neither."""
+    def find_file(self, split: str, stem: str, lang: str) -> Path:
+        """The one file for `stem` (output split `split`) and `lang`: plain or gzipped, not both,
+        not neither."""
         plain = self.directory / f"{stem}.{lang}"
         gz = plain.with_name(plain.name + ".gz")
         found = [p for p in (plain, gz) if p.is_file()]
@@ -93,9 +94,11 @@ class LocalTextSource:
         if not found:
             present = sorted(p.name for p in self.directory.iterdir() if p.is_file())
             raise DataError(
-                f"{plain}[.gz]: split file not found (split stem {stem!r}, language {lang!r}). "
+                f"{plain}[.gz]: split file not found (data.source.splits.{split} = {stem!r}, "
+                f"language {lang!r}). "
                 f"Files in {self.directory}: {', '.join(present) or 'none'}. Fix: add the file, "
-                "or correct data.source.splits / data.src_lang / data.tgt_lang."
+                f"map the split to the files' stem (`-S data.source.splits.{split}=<stem>`), or "
+                "correct data.src_lang / data.tgt_lang."
             )
         return found[0]
 
