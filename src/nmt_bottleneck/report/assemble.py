@@ -59,20 +59,11 @@ def build_report(
     names = view_names(details, list(params.data.test_sets))
     verdicts = judge(details, settings, names)
     curves = {n: gather_curves(details, n) for n in names}
-    style = figures.styles(variants)
-    title = f"{params.data.name}, profile {params.profile}"
+    growth = growths(params, facts)
+    title, style = f"{params.data.name}, profile {params.profile}", figures.styles(variants)
     with atomic_dir(figures_dir) as tmp:
-        drawn = [n for n, c in curves.items() if c]
-        for n in drawn:
-            figures.bleu_vs_length(
-                curves[n], f"{title}: test set `{n}`", tmp / f"bleu_vs_length_{n}", style
-            )
-        for suffix in (".png", ".svg") if drawn else ():  # the main figure: the first test set's
-            shutil.copyfile(
-                tmp / f"bleu_vs_length_{drawn[0]}{suffix}", tmp / f"bleu_vs_length{suffix}"
-            )
+        drawn = draw_curves(curves, title, tmp, style)
         heatmaps = draw_heatmaps(evaluations, variants, tmp)
-        growth = growths(params, facts)
         if growth:
             figures.context_growth(growth, tmp / "context_growth", style)
     sig = read_json(significance)
@@ -120,6 +111,20 @@ def view_names(details: dict[str, Details | None], test_sets: list[str]) -> list
     """The test sets, each followed by its `<set>_novel` view where evaluate scored one."""
     scored = {name for d in details.values() if d for name in d.test_sets}
     return [n for name in test_sets for n in (name, f"{name}_novel") if n == name or n in scored]
+
+
+def draw_curves(
+    curves: dict[str, list[figures.Curve]], title: str, out: Path, style: dict[str, figures.Style]
+) -> list[str]:
+    """BLEU against length for each test set or view with a curve, and the first one's again
+    as the main figure (`bleu_vs_length`); returns the names drawn."""
+    drawn = [n for n, c in curves.items() if c]
+    for n in drawn:
+        path = out / f"bleu_vs_length_{n}"
+        figures.bleu_vs_length(curves[n], f"{title}: test set `{n}`", path, style)
+    for suffix in (".png", ".svg") if drawn else ():
+        shutil.copyfile(out / f"bleu_vs_length_{drawn[0]}{suffix}", out / f"bleu_vs_length{suffix}")
+    return drawn
 
 
 def draw_heatmaps(evaluations: Path, variants: list[str], out: Path) -> list[tuple[str, str]]:
