@@ -1,9 +1,10 @@
-"""A fourth variant is one config line and one YAML file: a copy of the project gets
-`- model@variants.attention_narrow: attention_narrow` in conf/config.yaml, conf/model/
-attention_narrow.yaml (the attention module with a narrower attention layer) and a claim about
-it in `judge.claims`, recomposes params.yaml, and the whole smoke pipeline runs through real DVC,
-report included. The new variant is trained, evaluated, paired-tested against the baseline,
-judged, drawn and written about, with no code changed."""
+"""A fourth variant is one config line and one YAML file: a copy of the reproduced smoke
+pipeline (tests/conftest.py, `reproduced`) gets `- model@variants.attention_narrow:
+attention_narrow` in conf/config.yaml, conf/model/attention_narrow.yaml (the attention module
+with a narrower attention layer) and a claim about it in `judge.claims`, recomposes params.yaml,
+and `dvc repro` runs the new variant's stages, compare and report through real DVC. The new
+variant is trained, evaluated, paired-tested against the baseline, judged, drawn and written
+about, with no code changed."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import re
 import sys
 from pathlib import Path
 
+import datasets
 import yaml
 
-from tests.conftest import SMALL, dvc, edit_conf, make_repo, sh
+from tests.conftest import dvc, edit_conf, sh
 
 NEW = "attention_narrow"
 MODEL = """# A second attention variant: the same module with a narrower attention layer.
@@ -44,21 +46,22 @@ def add_variant(repo: Path) -> None:
     sh(repo, "git", "commit", "-qm", f"variant {NEW}")
 
 
-def test_a_fourth_variant_runs_through_the_whole_pipeline(tmp_path):
-    repo = make_repo(tmp_path / "project", SMALL)
+def test_a_fourth_variant_runs_through_the_whole_pipeline(reproduced_copy):
+    repo = reproduced_copy
     add_variant(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert list(params["variants"]) == ["final_state", "concat_states", "attention", NEW]
     assert params["variants"][NEW]["arch"]["context"]["attention_size"] == 16
 
     ran = dvc(repo, "repro").stdout
-    for stage in (f"train@{NEW}", f"evaluate@{NEW}", "compare", "report"):
-        assert f"Running stage '{stage}'" in ran
+    stages = sorted(x.split("'")[1] for x in ran.splitlines() if x.startswith("Running stage"))
+    assert stages == ["compare", f"evaluate@{NEW}", "report", f"train@{NEW}"]  # nothing else
     trained = yaml.safe_load((repo / f"models/{NEW}/config.yaml").read_text())
     assert trained["arch"]["context"]["attention_size"] == 16
 
     metrics = json.loads((repo / f"reports/eval/{NEW}.json").read_text())
-    assert metrics["test"]["sentences"] == 200
+    test_set = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
+    assert metrics["test"]["sentences"] == test_set.num_rows
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
     assert f"reports/eval/{NEW}.json" in json.dumps(shown)
 
@@ -92,9 +95,9 @@ def test_a_fourth_variant_runs_through_the_whole_pipeline(tmp_path):
     assert "Running stage" not in again  # the new stages are as reproducible as the others
 
 
-def test_an_unknown_variant_in_a_claim_stops_the_report_with_the_key(tmp_path):
+def test_an_unknown_variant_in_a_claim_stops_the_report_with_the_key(reproduced_copy):
     """A claim naming a variant that is not configured fails before anything is drawn."""
-    repo = make_repo(tmp_path / "project", SMALL)
+    repo = reproduced_copy
     claims = yaml.safe_load((repo / "params.yaml").read_text())["judge"]["claims"]
     edit_conf(repo, {"judge.claims": [*claims, {"kind": "holds", "variant": NEW}]})
     args = ["--train", "t", "--eval", "e", "--evaluations", "v", "--significance", "s.json"]
