@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,3 +100,22 @@ def repo(tmp_path) -> Path:
 def full_repo(tmp_path) -> Path:
     """The pipeline in a temporary repository, with the committed configuration unchanged."""
     return make_repo(tmp_path / "project", {})
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory) -> tuple[Path, str]:
+    """One `dvc repro` of the small config, committed to git, and what it printed. The tests
+    that start from a reproduced pipeline each get their own copy (`reproduced_copy`), so none
+    sees another's changes and the full repro runs once for all of them."""
+    repo = make_repo(tmp_path_factory.mktemp("reproduced") / "project", SMALL)
+    first = dvc(repo, "repro")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "first run")
+    return repo, first.stdout
+
+
+@pytest.fixture
+def reproduced_copy(reproduced, tmp_path) -> Path:
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced[0], copy, symlinks=True)
+    return copy

@@ -208,7 +208,7 @@ def test_a_node_missing_an_argument_names_it_and_its_class():
 
 
 def test_a_novel_view_must_name_a_test_set():
-    from pipelines.evaluate import check_novel_views
+    from nmt_bottleneck.eval.evaluate import check_novel_views
 
     data = OmegaConf.create({"test_sets": ["test", "newstest2014"], "novel_views": ["tset"]})
     with pytest.raises(ConfigError, match=r"data.novel_views names \['tset'\].*Fix:"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,29 +21,15 @@ from sacrebleu.metrics import BLEU
 
 from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.machine import cpu_model
-from tests.helpers import SMALL, dvc, make_repo, process_state, sh, stop_on_open
+from tests.helpers import (
+    dvc,
+    process_state,
+    sh,
+    stop_on_open,
+)
 from tests.wandb_log import summarize
 
 VARIANTS = ("final_state", "concat_states", "attention")
-
-
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory) -> tuple[Path, str]:
-    """One `dvc repro` of the small config, committed to git, and what it printed. The tests
-    that start from a reproduced pipeline each get their own copy (`reproduced_copy`), so none
-    sees another's changes and the full repro runs once for all of them."""
-    repo = make_repo(tmp_path_factory.mktemp("reproduced") / "project", SMALL)
-    first = dvc(repo, "repro")
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "first run")
-    return repo, first.stdout
-
-
-@pytest.fixture
-def reproduced_copy(reproduced, tmp_path) -> Path:
-    copy = tmp_path / "project"
-    shutil.copytree(reproduced[0], copy, symlinks=True)
-    return copy
 
 
 def read_json(path: Path) -> dict:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nmt_bottleneck.report.code_version import code_version
 from nmt_bottleneck.report.markdown import code
-from pipelines.report import code_version
 
 RESULTS = Path("reports")  # the report's folder, as the report stage passes it
 

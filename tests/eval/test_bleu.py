@@ -93,7 +93,7 @@ def test_corpus_scores_equal_the_sacrebleu_command_line(corpus, tmp_path):
 
 def test_bucket_bleu_equals_the_command_line_on_that_buckets_lines(corpus, tmp_path):
     buckets = make_buckets([10, 20, 30, 40, 50, 60])
-    results = bucket_scores(corpus.hyps, corpus.refs, corpus.srcs, buckets, n_samples=200)
+    results = bucket_scores(corpus.hyps, corpus.refs, corpus.srcs, buckets, n_samples=200, seed=1)
     assert [r.bucket for r in results] == buckets
     assert sum(r.n for r in results) == len(corpus.srcs)
     target = results[1]  # 11-20 words: the most populated bucket here
@@ -112,7 +112,7 @@ def test_an_empty_bucket_is_nan_and_its_neighbours_are_scored():
     srcs = ["one two", "one two three four five six seven eight nine ten eleven twelve"]
     hyps = ["le chat noir", "le chien est dans la maison bleue"]
     refs = ["le chat noir dort", "le chien est dans la maison"]
-    first, empty, last = bucket_scores(hyps, refs, srcs, make_buckets([5, 10]), n_samples=20)
+    first, empty, last = bucket_scores(hyps, refs, srcs, make_buckets([5, 10]), 20, 1)
     assert (first.n, empty.n, last.n) == (1, 0, 1)
     assert all(math.isnan(x) for x in (empty.bleu, empty.ci_lo, empty.ci_hi, empty.length_ratio))
     assert first.length_ratio == 3 / 4 and last.length_ratio == 7 / 6
@@ -132,12 +132,12 @@ def test_summed_sentence_stats_give_exactly_corpus_bleu(corpus):
 
 def test_ci_contains_the_point_estimate_and_is_seeded(corpus):
     bleu = corpus_scores(corpus.hyps, corpus.refs).bleu
-    lo, hi = bootstrap_ci(corpus.hyps, corpus.refs)
+    lo, hi = bootstrap_ci(corpus.hyps, corpus.refs, 1000, seed=1)
     assert lo < bleu < hi
     assert hi - lo < 0.5 * bleu  # a real interval for 200 sentences, not a degenerate one
-    assert bootstrap_ci(corpus.hyps, corpus.refs) == (lo, hi)
-    assert bootstrap_ci(corpus.hyps, corpus.refs, seed=7) != (lo, hi)
-    narrow = bootstrap_ci(corpus.hyps, corpus.refs, level=0.5)
+    assert bootstrap_ci(corpus.hyps, corpus.refs, 1000, seed=1) == (lo, hi)
+    assert bootstrap_ci(corpus.hyps, corpus.refs, 1000, seed=7) != (lo, hi)
+    narrow = bootstrap_ci(corpus.hyps, corpus.refs, 1000, seed=1, level=0.5)
     assert lo <= narrow[0] <= narrow[1] <= hi
 
 
@@ -186,7 +186,7 @@ def test_when_the_last_bucket_is_the_best_its_interval_still_has_width(corpus):
     # Longer sentences get cleaner hypotheses: the last bucket is the best. Holding the best
     # bucket fixed would give every resample exactly 1; resampling the pick does not.
     hyps = noisier_with_length(corpus, 0.35, -0.004)
-    q = last_over_best(hyps, corpus.refs, corpus.srcs, make_buckets([10, 20]), n_samples=60)
+    q = last_over_best(hyps, corpus.refs, corpus.srcs, make_buckets([10, 20]), 60, 1)
     assert (q.last, q.best, q.value) == ("21+", "21+", 1.0)
     assert q.ci_lo < q.ci_hi <= 1.0
 
@@ -194,10 +194,10 @@ def test_when_the_last_bucket_is_the_best_its_interval_still_has_width(corpus):
 def test_last_over_best_is_nan_when_the_best_scores_0_and_none_with_one_bucket():
     srcs = ["one two", "one two three four five six seven", "one two three four five six seven"]
     refs = ["le chat noir dort", "le chien est dans la maison", "il pleut sur la ville ce soir"]
-    zero = last_over_best(["x", "y", "z"], refs, srcs, make_buckets([5, 10, 20]), n_samples=20)
+    zero = last_over_best(["x", "y", "z"], refs, srcs, make_buckets([5, 10, 20]), 20, 1)
     assert (zero.last, zero.best) == ("6-10", "1-5")  # 11-20 is empty: not the last
     assert all(math.isnan(x) for x in (zero.value, zero.ci_lo, zero.ci_hi))
-    assert last_over_best(refs, refs, srcs, make_buckets([20]), n_samples=20) is None
+    assert last_over_best(refs, refs, srcs, make_buckets([20]), 20, 1) is None
 
 
 def test_line_count_mismatch_names_both_files_and_counts():
@@ -208,7 +208,7 @@ def test_line_count_mismatch_names_both_files_and_counts():
     with pytest.raises(DataError, match="has 2 lines but references has 1"):
         corpus_scores(["a b", "c d"], ["a b"])
     with pytest.raises(DataError, match="sources has 1 lines but references has 2"):
-        bucket_scores(["a", "b"], ["a", "b"], ["x"], make_buckets([10]))
+        bucket_scores(["a", "b"], ["a", "b"], ["x"], make_buckets([10]), 10, 1)
 
 
 def test_empty_hypotheses_are_counted_and_scored_as_empty(corpus):
@@ -228,7 +228,7 @@ def test_paired_bootstrap_finds_a_clearly_better_system(corpus, tmp_path):
     poor = Corpus(noise=0.4).hyps
     rng = random.Random(1)
     good = [r if rng.random() < 0.9 else p for r, p in zip(corpus.refs, poor, strict=True)]
-    result = paired_bootstrap(poor, good, corpus.refs)
+    result = paired_bootstrap(poor, good, corpus.refs, 1000, seed=1)
     assert result.system_bleu > result.baseline_bleu
     assert result.p_value < 0.05
 
@@ -241,15 +241,15 @@ def test_paired_bootstrap_equals_sacrebleu_paired_bs(corpus, tmp_path):
     system = write(tmp_path / "system.txt", other)
     out = cli(ref, "-i", base, system, "-m", "bleu", "--paired-bs", "-f", "json", seed=7)
     base_cli, system_cli = (row["BLEU"] for row in json.loads(out))
-    result = paired_bootstrap(corpus.hyps, other, corpus.refs, seed=7)
+    result = paired_bootstrap(corpus.hyps, other, corpus.refs, 1000, seed=7)
     assert result.baseline_bleu == base_cli["score"]
     assert result.system_bleu == system_cli["score"]
     assert result.p_value == system_cli["p_value"]
     assert 0.05 < result.p_value < 1
-    assert paired_bootstrap(corpus.hyps, other, corpus.refs, seed=8).p_value != result.p_value
+    assert paired_bootstrap(corpus.hyps, other, corpus.refs, 1000, seed=8).p_value != result.p_value
 
 
 def test_identical_systems_get_a_high_p_value(corpus):
-    result = paired_bootstrap(corpus.hyps, list(corpus.hyps), corpus.refs)
+    result = paired_bootstrap(corpus.hyps, list(corpus.hyps), corpus.refs, 1000, seed=1)
     assert result.baseline_bleu == result.system_bleu
     assert result.p_value == 1.0

@@ -168,13 +168,13 @@ def _bucketed_stats(
 def bootstrap_ci(
     hyps: Sequence[str],
     refs: Sequence[str],
-    n_samples: int = 1000,
-    seed: int = 12345,
+    n_samples: int,
+    seed: int,
     level: float = 0.95,
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval (lo, hi) of corpus BLEU: resample sentences with
-    replacement `n_samples` times (numpy generator seeded with `seed`), take the (1 - level) / 2
-    and (1 + level) / 2 percentiles of the resampled BLEU."""
+    replacement `n_samples` times (numpy generator seeded with `seed`, `eval.bootstrap_seed`),
+    take the (1 - level) / 2 and (1 + level) / 2 percentiles of the resampled BLEU."""
     _check_bootstrap_args(n_samples, level)
     return _ci_from_stats(sentence_stats(hyps, refs), n_samples, seed, level)
 
@@ -184,8 +184,8 @@ def bucket_scores(
     refs: Sequence[str],
     srcs: Sequence[str],
     buckets: Sequence[Bucket],
-    n_samples: int = 1000,
-    seed: int = 12345,
+    n_samples: int,
+    seed: int,
     level: float = 0.95,
 ) -> list[BucketScore]:
     """Corpus BLEU and its bootstrap CI over each bucket's sentences, the bucket chosen by the
@@ -223,8 +223,8 @@ def last_over_best(
     refs: Sequence[str],
     srcs: Sequence[str],
     buckets: Sequence[Bucket],
-    n_samples: int = 1000,
-    seed: int = 12345,
+    n_samples: int,
+    seed: int,
     level: float = 0.95,
 ) -> Quotient | None:
     """How much of its best bucket's BLEU a system keeps in its last (longest) non-empty bucket:
@@ -275,8 +275,8 @@ def paired_bootstrap(
     baseline_hyps: Sequence[str],
     system_hyps: Sequence[str],
     refs: Sequence[str],
-    n_samples: int = 1000,
-    seed: int = 12345,
+    n_samples: int,
+    seed: int,
 ) -> PairedResult:
     """sacrebleu's paired bootstrap test (`sacrebleu --paired-bs`, Koehn 2004 as in Moses'
     bootstrap-hypothesis-difference-significance.pl) of system against baseline BLEU.
@@ -297,7 +297,7 @@ def paired_bootstrap(
     if n_samples < 1 or seed < 1:
         raise ConfigError(
             f"n_samples = {n_samples}, seed = {seed}: both must be >= 1 (sacrebleu treats seed 0 "
-            "as 'unseeded'), e.g. n_samples=1000, seed=12345"
+            "as 'unseeded'), e.g. eval.bootstrap_samples=1000, eval.bootstrap_seed=12345"
         )
     if np.array_equal(sentence_stats(baseline_hyps, refs), sentence_stats(system_hyps, refs)):
         bleu = BLEU().corpus_score(list(system_hyps), [list(refs)]).score

@@ -1,9 +1,11 @@
 """Source-length buckets for BLEU by sentence length (Bahdanau et al. 2015, Figure 2).
 
 A bucket holds the sentences whose source has lo..hi words (inclusive; `hi=None` is the open
-last bucket, "61+"). Length is `nmt_bottleneck.data.length.word_count` of the raw source; callers
-compute it, this module only groups lengths. Buckets are contiguous and ascending: the first
-starts at 1 and also takes empty sources (length 0), the last is open.
+last bucket, "61+"). Length is `nmt_bottleneck.data.length.word_count` of the raw source;
+`source_buckets` computes it for a test set's sources (the evaluate and compare stages both call
+it, so their buckets are the same), the other functions only group lengths. Buckets are
+contiguous and ascending: the first starts at 1 and also takes empty sources (length 0), the
+last is open.
 
 Small buckets give noisy BLEU, so `merge_small` joins buckets under a minimum sentence count:
 repeatedly, the under-size bucket with the fewest sentences (ties: the leftmost) merges with the
@@ -17,6 +19,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.errors import ConfigError, DataError
 
 EDGES_KEY = "eval.bucket_edges"
@@ -114,3 +117,10 @@ def merge_small(buckets: Sequence[Bucket], lengths: Sequence[int], min_count: in
         merged[left : left + 2] = [Bucket(merged[left].lo, merged[left + 1].hi)]
         counts[left : left + 2] = [counts[left] + counts[left + 1]]
     return merged
+
+
+def source_buckets(sources: Sequence[str], edges: Sequence[int], min_count: int) -> list[Bucket]:
+    """A test set's buckets: `make_buckets(edges)` merged by `merge_small` over the word counts of
+    its raw sources (`eval.bucket_edges`, `eval.min_bucket`)."""
+    lengths = [word_count(s) for s in sources]
+    return merge_small(make_buckets(list(edges)), lengths, min_count)

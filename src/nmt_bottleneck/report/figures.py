@@ -5,11 +5,16 @@
   2015, with the uncertainty the paper did not show.
 - `attention_heatmap`: a sentence's attention weights, source subwords x output subwords
   (Figure 3 of the same paper).
-- `context_growth`: concat_states' parameters against the maximum source length L.
+- `context_growth`: the parameters of context modules built for a bounded source length,
+  against that length L.
+
+Each variant has one colour and marker, by its place in the config's variants (`styles`), the
+same in every figure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,11 +23,23 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-STYLE = {  # one colour and marker per variant, the same in every figure
-    "final_state": ("tab:red", "o"),
-    "concat_states": ("tab:orange", "s"),
-    "attention": ("tab:blue", "^"),
-}
+from nmt_bottleneck.eval.results import SetScores
+from nmt_bottleneck.models.cost import Growth
+
+COLORS = ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+class Style(NamedTuple):
+    color: str
+    marker: str
+
+
+def styles(variants: Sequence[str]) -> dict[str, Style]:
+    """A colour and a marker per variant, by its place in `variants` (the config's order)."""
+    return {
+        v: Style(COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, v in enumerate(variants)
+    }
 
 
 class Curve(NamedTuple):
@@ -33,6 +50,19 @@ class Curve(NamedTuple):
     ci_lo: list[float]
     ci_hi: list[float]
     length_ratio: list[float]  # output / reference length per bucket (tables, not drawn)
+
+    @classmethod
+    def from_scores(cls, variant: str, scores: SetScores) -> Curve:
+        b = scores.buckets
+        return cls(
+            variant,
+            [x.label for x in b],
+            [x.n for x in b],
+            [x.bleu for x in b],
+            [x.ci_lo for x in b],
+            [x.ci_hi for x in b],
+            [x.length_ratio for x in b],
+        )
 
 
 def save(fig, path: Path) -> list[Path]:
@@ -47,12 +77,14 @@ def save(fig, path: Path) -> list[Path]:
     return paths
 
 
-def bleu_vs_length(curves: list[Curve], title: str, path: Path) -> list[Path]:
+def bleu_vs_length(
+    curves: list[Curve], title: str, path: Path, style: dict[str, Style]
+) -> list[Path]:
     """One panel: x = source length bucket, y = BLEU, a line and a band per variant."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     x = list(range(len(curves[0].labels)))
     for c in curves:
-        color, marker = STYLE.get(c.variant, (None, "x"))
+        color, marker = style[c.variant]
         ax.plot(x, c.bleu, marker=marker, color=color, label=c.variant)
         ax.fill_between(x, c.ci_lo, c.ci_hi, color=color, alpha=0.18, linewidth=0)
     ax.set_xticks(x, curves[0].labels)
@@ -80,13 +112,17 @@ def attention_heatmap(
     return save(fig, path)
 
 
-def context_growth(lengths: list[int], params: list[int], actual: int, path: Path) -> list[Path]:
-    """concat_states' parameter count against L; the trained model's L marked."""
+def context_growth(growths: list[Growth], path: Path, style: dict[str, Style]) -> list[Path]:
+    """Context module parameters against L, a line per variant built for a bounded L; each
+    trained L marked."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(lengths, [p / 1e6 for p in params], marker="o", color=STYLE["concat_states"][0])
-    ax.axvline(actual, color="gray", linestyle="--", label=f"trained: L = {actual}")
+    for g in growths:
+        color, marker = style[g.variant]
+        lengths, params = zip(*g.rows, strict=True)
+        ax.plot(lengths, [p / 1e6 for p in params], marker=marker, color=color, label=g.variant)
+        ax.axvline(g.trained_l, color=color, linestyle="--", label=f"trained: L = {g.trained_l}")
     ax.set_xlabel("maximum source length L (tokens)")
-    ax.set_ylabel("concat_states context params (M)")
+    ax.set_ylabel("context module params (M)")
     ax.grid(alpha=0.3)
     ax.legend()
     return save(fig, path)

@@ -1,0 +1,108 @@
+"""A fourth variant is one config line and one YAML file: a copy of the reproduced smoke
+pipeline (tests/conftest.py, `reproduced`) gets `- model@variants.attention_narrow:
+attention_narrow` in conf/config.yaml, conf/model/attention_narrow.yaml (the attention module
+with a narrower attention layer) and a claim about it in `judge.claims`, recomposes params.yaml,
+and `dvc repro` runs the new variant's stages, compare and report through real DVC. The new
+variant is trained, evaluated, paired-tested against the baseline, judged, drawn and written
+about, with no code changed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+import datasets
+import yaml
+
+from tests.conftest import dvc, edit_conf, sh
+
+NEW = "attention_narrow"
+MODEL = """# A second attention variant: the same module with a narrower attention layer.
+defaults: [attention, _self_]
+arch:
+  context:
+    attention_size: 16
+"""
+
+
+def add_variant(repo: Path) -> None:
+    """The user's edit: one YAML file, one defaults line, one claim; then recompose."""
+    (repo / f"conf/model/{NEW}.yaml").write_text(MODEL)
+    config = repo / "conf/config.yaml"
+    text, n = re.subn(
+        r"^( *)- model@variants\.attention: attention\n",
+        rf"\g<0>\1- model@variants.{NEW}: {NEW}\n",
+        config.read_text(),
+        flags=re.MULTILINE,
+    )
+    assert n == 1
+    config.write_text(text)
+    claims = yaml.safe_load((repo / "params.yaml").read_text())["judge"]["claims"]
+    edit_conf(repo, {"judge.claims": [*claims, {"kind": "holds", "variant": NEW}]})
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", f"variant {NEW}")
+
+
+def test_a_fourth_variant_runs_through_the_whole_pipeline(reproduced_copy):
+    repo = reproduced_copy
+    add_variant(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert list(params["variants"]) == ["final_state", "concat_states", "attention", NEW]
+    assert params["variants"][NEW]["arch"]["context"]["attention_size"] == 16
+
+    ran = dvc(repo, "repro").stdout
+    stages = sorted(x.split("'")[1] for x in ran.splitlines() if x.startswith("Running stage"))
+    assert stages == ["compare", f"evaluate@{NEW}", "report", f"train@{NEW}"]  # nothing else
+    trained = yaml.safe_load((repo / f"models/{NEW}/config.yaml").read_text())
+    assert trained["arch"]["context"]["attention_size"] == 16
+
+    metrics = json.loads((repo / f"reports/eval/{NEW}.json").read_text())
+    test_set = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
+    assert metrics["test"]["sentences"] == test_set.num_rows
+    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
+    assert f"reports/eval/{NEW}.json" in json.dumps(shown)
+
+    significance = json.loads((repo / "reports/significance.json").read_text())
+    assert significance["baseline"] == params["judge"]["baseline"]
+    assert set(significance["test_sets"]["test"]) == {"concat_states", "attention", NEW}
+
+    with open(repo / "reports/bleu_by_length.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    buckets = json.loads((repo / f"reports/eval/{NEW}.details.json").read_text())["test_sets"]
+    assert sum(r["variant"] == NEW for r in rows) == sum(
+        len(t["buckets"]) for t in buckets.values()
+    )
+
+    svg = (repo / "reports/figures/bleu_vs_length_test.svg").read_text()
+    assert f"<!-- {NEW} -->" in svg  # matplotlib writes each legend text as a comment
+    assert list((repo / "reports/figures").glob(f"attention_{NEW}_test_*.png"))  # heatmaps
+
+    verdict = json.loads((repo / "reports/verdicts.json").read_text())["test_sets"]["test"]
+    assert NEW in verdict["shapes"]
+    claim = verdict["results"][-1]
+    assert claim["claim"] == {"kind": "holds", "variant": NEW}
+    assert claim["shape"]["variant"] == NEW
+
+    report = (repo / "reports/report.md").read_text()
+    assert f"| {NEW} | test |" in report
+    assert f"{NEW} BLEU [95% CI]" in report and f"p {NEW} vs final_state" in report
+    assert f"- `{NEW}`: best " in report
+
+    again = dvc(repo, "repro").stdout
+    assert "Running stage" not in again  # the new stages are as reproducible as the others
+
+
+def test_an_unknown_variant_in_a_claim_stops_the_report_with_the_key(reproduced_copy):
+    """A claim naming a variant that is not configured fails before anything is drawn."""
+    repo = reproduced_copy
+    claims = yaml.safe_load((repo / "params.yaml").read_text())["judge"]["claims"]
+    edit_conf(repo, {"judge.claims": [*claims, {"kind": "holds", "variant": NEW}]})
+    args = ["--train", "t", "--eval", "e", "--evaluations", "v", "--significance", "s.json"]
+    args += ["--data-stats", "d.json", "--csv", "c.csv", "--figures", "f", "--out", "r.md"]
+    failed = sh(repo, sys.executable, "-m", "pipelines.report", *args, check=False)
+    assert failed.returncode == 1
+    assert f"judge.claims[3].variant = '{NEW}' is not a variant; variants: " in failed.stderr
+    assert not (repo / "f").exists() and not (repo / "r.md").exists()
