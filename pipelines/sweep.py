@@ -19,10 +19,12 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from nmt_bottleneck.atomic import write_json_atomic
 from nmt_bottleneck.errors import NmtBottleneckError
+from nmt_bottleneck.eval.evaluate import evaluate_variant
 from nmt_bottleneck.models.lightning_module import check_optim
 from nmt_bottleneck.sweep.tokenized_cache import tokenized_cache
-from pipelines import evaluate, train
+from pipelines import train
 from pipelines.stage import own_wandb_service
 
 log = logging.getLogger("nmt_bottleneck")
@@ -60,7 +62,7 @@ def run_job(cfg: DictConfig) -> dict:
     log.info("%s tokenized data: %s", "made" if data.made else "reusing", data.path)
     group = f"sweep-{Path(hc.sweep.dir).name}" if hc.mode.name == "MULTIRUN" else None
     train_job(variant, params, data.path, out, group)
-    evaluate_job(variant, params, Path(cfg.sweep.corpus), data.path, out)
+    evaluate_job(variant, cfg, Path(cfg.sweep.corpus), data.path, out)
     return json.loads((out / "eval.json").read_text())
 
 
@@ -78,18 +80,21 @@ def train_job(variant: str, params: Path, data: Path, out: Path, group: str | No
     )
 
 
-def evaluate_job(variant: str, params: Path, corpus: Path, data: Path, out: Path) -> None:
+def evaluate_job(variant: str, cfg: DictConfig, corpus: Path, data: Path, out: Path) -> None:
     """Evaluate the job's trained `variant` on `corpus`'s test sets into `out` (evaluations/,
-    eval.json, eval.details.json). The one place the sweep evaluates."""
-    evaluate.main(
-        [
-            *("--variant", variant, "--params", str(params), "--corpus", str(corpus)),
-            *("--trained-on", str(data / "tokenized"), "--tokenizer", str(data / "tokenizer")),
-            *("--model", str(out / "models" / variant)),
-            *("--out", str(out / "evaluations"), "--metrics", str(out / "eval.json")),
-            *("--details", str(out / "eval.details.json")),
-        ]
+    eval.json, eval.details.json), with the evaluate stage's library call."""
+    details = evaluate_variant(
+        variant,
+        cfg.data,
+        cfg.eval,
+        corpus=corpus,
+        trained_on=data / "tokenized",
+        tokenizer=data / "tokenizer",
+        model=out / "models" / variant,
+        out=out / "evaluations",
     )
+    write_json_atomic(details.to_json(), out / "eval.details.json")
+    write_json_atomic(details.metrics(), out / "eval.json")
 
 
 def cli() -> None:
