@@ -119,3 +119,12 @@ def test_the_code_digest_changes_with_any_file_the_stage_runs_and_only_those(tmp
     assert code_digest.code_digest("pipelines.train", roots) == original
     decoder.write_text(decoder.read_text() + "\n# changed\n")
     assert code_digest.code_digest("pipelines.train", roots) != original
+
+
+def test_the_train_stage_declares_what_changes_the_weights_and_no_logging_setting():
+    """Switching `logger=csv` (or the W&B project, or the group's profile name) must not
+    re-train a model: the weights do not depend on them. Everything the run's fingerprint
+    holds from params.yaml (models/resume.py: the variant, train, trainer, seed) is declared."""
+    params = stages()["train"]["params"]
+    assert not {"logger", "profile", "data.name"} & set(params)
+    assert {"seed", "variants.${key}", "train", "trainer"} <= set(params)
