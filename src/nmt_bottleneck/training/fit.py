@@ -63,6 +63,7 @@ def fit_variant(
     trainer: DictConfig,
     logger: DictConfig,
     seed: int,
+    *,
     data: Path,
     tokenizer: Path,
     out: Path,
@@ -120,6 +121,22 @@ def fit_variant(
     )
     check_schedule(train.scheduler, train.warmup_steps, fit.max_steps, "train")
     started = time.perf_counter()
+    run_fit(fit, module, datamodule, state.resume_from)
+    if not fit.is_global_zero:
+        return None
+    result = write_model(out, checkpoints, fit, best, module, config, started)
+    mark_complete(checkpoints)
+    log.info(
+        "%s: %d steps in %.0f s, best val/loss %.4f at step %d; wrote %s",
+        *(variant, result.steps, result.wall_time_s, result.best_val_loss, result.best_step, out),
+    )
+    return result
+
+
+def run_fit(
+    trainer: L.Trainer, module: Seq2SeqModule, datamodule: TranslationDataModule, resume_from
+) -> None:
+    """trainer.fit, resuming from `resume_from` (a last.ckpt, or None); the W&B run closed."""
     try:
         with warnings.catch_warnings():
             # Lightning warns when the checkpoint folder is not empty, lest two runs' checkpoints
@@ -129,23 +146,9 @@ def fit_variant(
             # Lightning looks for state_dict() on the DataLoader; the sampler's position is the
             # DataModule's state (data/datamodule.py), restored with the checkpoint.
             warnings.filterwarnings("ignore", r".*your dataloader is not resumable")
-            fit.fit(module, datamodule=datamodule, ckpt_path=state.resume_from, weights_only=True)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     finally:
-        finish_run(fit.logger)
-    if not fit.is_global_zero:
-        return None
-    result = write_model(out, checkpoints, fit, best, module, config, started)
-    mark_complete(checkpoints)
-    log.info(
-        "%s: %d steps in %.0f s, best val/loss %.4f at step %d; wrote %s",
-        variant,
-        result.steps,
-        result.wall_time_s,
-        result.best_val_loss,
-        result.best_step,
-        out,
-    )
-    return result
+        finish_run(trainer.logger)
 
 
 def check_settings(variant: str, spec: DictConfig, train: DictConfig) -> None:
