@@ -218,3 +218,28 @@ def test_an_epoch_budget_is_that_many_times_each_process_batches_per_epoch(token
         settings["strategy"] = "ddp"
     assert training_steps(settings, train, dm.train_batches) == 3 * per_epoch
     assert training_steps(settings, {"max_steps": 7, "max_epochs": None}, dm.train_batches) == 7
+
+
+class RecordPosition(L.Callback):
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict, dict]] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        expected = {"epoch": trainer.current_epoch, "trained": batch_idx + 1}
+        self.seen.append((trainer.datamodule.state_dict(), expected))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_datamodule_state_counts_batches_trained_not_batches_fetched(tokenized, workers):
+    """What a checkpoint stores as the sampler's position: the batches the trainer consumed in
+    this epoch, though the loader fetches ahead (Lightning prefetches one batch; workers
+    more)."""
+    path, vocab = tokenized
+    dm = TranslationDataModule(
+        path, max_tokens=400, eval_max_tokens=800, num_workers=workers, seed=0, bucket_batches=10
+    )
+    record = RecordPosition()
+    fit = trainer(max_steps=-1, max_epochs=2, limit_val_batches=0, callbacks=[record])
+    fit.fit(make_module("final_state", vocab), datamodule=dm)
+    assert len(record.seen) == fit.global_step > 2
+    assert all(state == expected for state, expected in record.seen)
