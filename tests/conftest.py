@@ -14,20 +14,7 @@ from typing import Any
 
 import pytest
 
-# Re-exported for test modules that still import them from here (tests/models, tests/eval):
-# pytest discourages importing conftest; import from tests.helpers instead.
-from tests.helpers import (  # noqa: F401
-    ROOT,
-    SMALL,
-    child_env,
-    dvc,
-    edit_conf,
-    find_corpora,
-    make_repo,
-    run_module,
-    sh,
-    write_lines,
-)
+from tests.helpers import SMALL, dvc, find_corpora, make_repo, sh
 
 
 @pytest.fixture(scope="session")

@@ -2,60 +2,35 @@
 
 A stage's code is the module in its `python -m pipelines.<name>` command and every project
 module that module imports, directly or further down (found with `ast`, imports inside
-functions included). A module missing from `deps` is a stage that DVC calls up to date while its
-code has changed: its outputs would silently belong to older code.
+functions included: nmt_bottleneck/code_digest.py walks them). A module missing from `deps` is
+a stage that DVC calls up to date while its code has changed: its outputs would silently belong
+to older code.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from nmt_bottleneck import code_digest
 from tests.helpers import ROOT
 
 PACKAGES = {"nmt_bottleneck": ROOT / "src", "pipelines": ROOT}
 
 
 def module_file(name: str) -> Path | None:
-    """The project file of module `name`, or None for a module from elsewhere."""
-    base = PACKAGES.get(name.split(".")[0])
-    if base is None:
-        return None
-    path = base.joinpath(*name.split("."))
-    if path.with_suffix(".py").is_file():
-        return path.with_suffix(".py")
-    if (path / "__init__.py").is_file():
-        return path / "__init__.py"
-    return None
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Names of the modules `path` imports; `from a import b` counts a.b when b is a module."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {n for n in names if module_file(n) is not None}
+    return code_digest.module_file(name, PACKAGES)
 
 
 def stage_code(entry: str) -> set[Path]:
-    """Every project file that `python -m <entry>` runs."""
-    seen: set[Path] = set()
-    todo = [entry]
-    while todo:
-        path = module_file(todo.pop())
-        if path is None or path in seen:
-            continue
-        seen.add(path)
-        todo.extend(imported_modules(path))
-    return seen
+    """Every project file that `python -m <entry>` runs (the walk the train stage's run
+    fingerprint hashes: nmt_bottleneck/code_digest.py)."""
+    return code_digest.stage_code(entry, PACKAGES)
 
 
 def is_inert(path: Path) -> bool:
@@ -125,3 +100,31 @@ def test_the_import_walk_finds_a_module_imported_inside_a_function(tmp_path, mon
     monkeypatch.setitem(PACKAGES, "pipelines", tmp_path)
     found = {p.name for p in stage_code("pipelines.a")}
     assert found == {"__init__.py", "a.py", "b.py", "c.py"}
+
+
+def test_the_code_digest_changes_with_any_file_the_stage_runs_and_only_those(tmp_path):
+    """The train stage's run fingerprint holds this digest: a copy of the project gives the
+    same digest; changing one byte of a module the stage imports changes it; changing a module
+    it does not import does not."""
+    for name in ("src", "pipelines"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    roots = {"nmt_bottleneck": tmp_path / "src", "pipelines": tmp_path}
+    original = code_digest.code_digest("pipelines.train", roots)
+    assert original == code_digest.code_digest("pipelines.train", PACKAGES)
+    runs = code_digest.stage_code("pipelines.train", roots)
+    decoder = tmp_path / "src/nmt_bottleneck/models/decoder.py"
+    unused = tmp_path / "src/nmt_bottleneck/report/markdown.py"
+    assert decoder in runs and unused not in runs
+    unused.write_text(unused.read_text() + "\n# changed\n")
+    assert code_digest.code_digest("pipelines.train", roots) == original
+    decoder.write_text(decoder.read_text() + "\n# changed\n")
+    assert code_digest.code_digest("pipelines.train", roots) != original
+
+
+def test_the_train_stage_declares_what_changes_the_weights_and_no_logging_setting():
+    """Switching `logger=csv` (or the W&B project, or the group's profile name) must not
+    re-train a model: the weights do not depend on them. Everything the run's fingerprint
+    holds from params.yaml (models/resume.py: the variant, train, trainer, seed) is declared."""
+    params = stages()["train"]["params"]
+    assert not {"logger", "profile", "data.name"} & set(params)
+    assert {"seed", "variants.${key}", "train", "trainer"} <= set(params)

@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 import yaml
 
-from tests.conftest import dvc, edit_conf, sh
+from tests.helpers import dvc, edit_conf, sh
 
 NEW = "attention_narrow"
 MODEL = """# A second attention variant: the same module with a narrower attention layer.

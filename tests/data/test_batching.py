@@ -157,3 +157,25 @@ def test_validation_shards_cover_every_row_and_give_each_rank_batches():
     ]
     assert all(len(s) >= 1 for s in shards)
     assert sorted(i for s in shards for b in s for i in b) == list(range(60))
+
+
+@pytest.mark.parametrize("trained", [0, 3, 7])
+def test_a_restored_sampler_continues_its_epoch_after_the_trained_batches(trained):
+    """state_dict() after `trained` consumed batches of epoch 2, loaded into a new sampler:
+    it serves exactly the rest of that epoch, and the next epoch from its start."""
+    lengths = hansard_like_lengths(800)
+    first = TokenBudgetSampler(lengths, max_tokens=300, shuffle=True, seed=5)
+    first.set_epoch(2)
+    whole = list(first)
+    for _ in range(trained):
+        first.advance()
+    state = first.state_dict()
+    assert state == {"epoch": 2, "trained": trained}
+    again = TokenBudgetSampler(lengths, max_tokens=300, shuffle=True, seed=5)
+    again.load_state_dict(state)
+    again.set_epoch(2)  # what Lightning calls when the resumed epoch starts
+    assert list(again) == whole[trained:]
+    again.set_epoch(3)
+    fresh = TokenBudgetSampler(lengths, max_tokens=300, shuffle=True, seed=5)
+    fresh.set_epoch(3)
+    assert list(again) == list(fresh)

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.eval.claims import JudgeSettings, SeparatedClaim, ShapeClaim
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.judged import JUDGE, VARIANTS, settings
 
 

@@ -3,7 +3,14 @@ code (synthetic source -> word counts -> SentencePiece -> encode)."""
 
 from __future__ import annotations
 
+import os
+import random
+from collections.abc import Iterator
+
+import lightning as L
+import numpy as np
 import pytest
+import torch
 
 from nmt_bottleneck.data.encode import add_word_counts, encode
 from nmt_bottleneck.data.sources.synthetic import SyntheticSource
@@ -21,3 +28,21 @@ def tokenized(tmp_path_factory) -> tuple[str, int]:
     )
     encode(corpus, tokenizers).save_to_disk(str(out / "tokenized"))
     return str(out / "tokenized"), tokenizers.src.get_piece_size()
+
+
+@pytest.fixture
+def seeded() -> Iterator[int]:
+    """L.seed_everything(0) for one test, and the global random state (Python's, NumPy's,
+    torch's, the PL_* variables) put back afterwards: later tests must not depend on it."""
+    state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    env = {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
+    L.seed_everything(0, verbose=False)
+    yield 0
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+    torch.set_rng_state(state[2])
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

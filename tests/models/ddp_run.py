@@ -16,8 +16,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.models.test_training import datamodule, make_module  # noqa: E402
-from tests.models.test_training import trainer as make_trainer  # noqa: E402
+from tests.models.train_parts import datamodule, make_module  # noqa: E402
+from tests.models.train_parts import trainer as make_trainer  # noqa: E402
 
 
 class SaveRank(L.Callback):

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.models.build import build_seq2seq
 from nmt_bottleneck.models.cost import GROWTH_L, context_growth
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 VOCAB = 50
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, child_env
-from tests.models.test_train_stage import batches_per_epoch, train
+from tests.helpers import ROOT, child_env
+from tests.models.train_stage import batches_per_epoch, train
 
 
 def test_two_cpu_processes_agree_on_the_weights(tmp_path, tokenized):
@@ -43,7 +43,8 @@ def test_the_train_stage_runs_under_trainer_ddp(tmp_path, tokenized):
         tmp_path, tokenized, "final_state", "trainer=ddp", "trainer.accelerator=cpu"
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    facts = json.loads((out / "facts.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "model.pt"]
+    facts = json.loads((tmp_path / "final_state.json").read_text())
     assert facts["steps"] == 8
     # epochs count this rank's share of the batches: half of them each
     assert facts["epochs"] == pytest.approx(8 / batches_per_epoch(tmp_path, data, 2), abs=1e-4)

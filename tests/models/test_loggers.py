@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import ROOT, child_env
+from tests.helpers import ROOT, child_env
 from tests.wandb_log import summarize
 
 CHILD = textwrap.dedent(

@@ -1,5 +1,6 @@
 """The `train` stage entry as DVC runs it: models/<variant>/ with weights that load under
-torch.load(weights_only=True), the facts, and a real offline W&B run that holds the metrics."""
+torch.load(weights_only=True) and the config (nothing that depends on the run), the facts in the
+metrics file, and a real offline W&B run that holds the metrics."""
 
 from __future__ import annotations
 
@@ -8,73 +9,18 @@ import os
 import re
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
 
-from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.machine import cpu_model
 from nmt_bottleneck.models.build import build_seq2seq
-from pipelines.train import progress_bar
-from tests.conftest import run_module
+from nmt_bottleneck.training.trainer import progress_bar
+from tests.helpers import run_module
+from tests.models.train_stage import batches_per_epoch, stage_args, train
 from tests.wandb_log import summarize
-
-SHORT = ["train.max_steps=8", "train.val_every_steps=4", "train.log_every_steps=2"]
-
-
-def stage_args(tmp_path: Path, data: str, variant: str, *overrides: str) -> list[str]:
-    """Compose params.yaml with `overrides` and return the train stage's arguments, with every
-    output under tmp_path."""
-    params = tmp_path / "params.yaml"
-    composed = run_module(
-        "pipelines.compose_params",
-        "data=synthetic",
-        "experiment=smoke",
-        *overrides,
-        "--out",
-        str(params),
-    )
-    assert composed.returncode == 0, composed.stderr
-    return [
-        "--variant",
-        variant,
-        "--params",
-        str(params),
-        "--data",
-        data,
-        "--tokenizer",
-        str(Path(data).parent),
-        "--out",
-        str(tmp_path / "models" / variant),
-        "--metrics",
-        str(tmp_path / f"{variant}.json"),
-        "--checkpoints",
-        str(tmp_path / "checkpoints" / variant),
-        "--logs",
-        str(tmp_path / "logs"),
-    ]
-
-
-def train(tmp_path: Path, tokenized, variant: str, *overrides: str):
-    args = stage_args(tmp_path, tokenized[0], variant, *SHORT, *overrides)
-    result = run_module("pipelines.train", *args, env={"WANDB_SILENT": "true"})
-    return result, tmp_path / "models" / variant
-
-
-def batches_per_epoch(tmp_path: Path, data: str, replicas: int = 1) -> int:
-    """Counted by iterating (rank 0's) training batches of a datamodule set up as the composed
-    params say."""
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    keys = ("max_tokens", "eval_max_tokens", "bucket_batches", "max_sentences")
-    sizes = {k: params["train"][k] for k in keys}
-    dm = TranslationDataModule(data, **sizes, num_workers=0, seed=params["seed"])
-    dm.setup()
-    sampler = dm.train_dataloader().batch_sampler
-    sampler.num_replicas = replicas
-    return sum(1 for _ in sampler)
 
 
 def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, tokenized):
@@ -87,8 +33,10 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     # run.json sits in the checkpoint folder from the start; Lightning's not-empty warning is
     # silenced because prepare_run decides what that folder holds (warned there before)
     assert "Checkpoint directory" not in result.stderr
-    facts = json.loads((out / "facts.json").read_text())
-    assert facts == json.loads((tmp_path / "attention.json").read_text())
+    # the model folder (a DVC output other stages depend on) holds nothing run-dependent: a
+    # byte-identical retrain leaves it byte-identical; the facts are the metrics file's
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "model.pt"]
+    facts = json.loads((tmp_path / "attention.json").read_text())
     assert facts["steps"] == 8
     machine = facts["machine"]  # whose seconds wall_time_s are
     assert (machine["cpu"], machine["torch"]) == (cpu_model(), torch.__version__)
@@ -145,8 +93,8 @@ def test_a_linear_schedule_shorter_than_its_warmup_fails_before_any_data_work(tm
     args = stage_args(tmp_path, str(tmp_path / "not-tokenized"), "attention", "train.max_steps=4")
     result = run_module("pipelines.train", *args)
     assert result.returncode == 1
-    assert "variants.attention.optim.scheduler" in result.stderr
-    assert "got max_steps 4 and warmup_steps 5" in result.stderr  # smoke's warm-up
+    assert "scheduler 'linear' (train.scheduler)" in result.stderr
+    assert "got 4 steps" in result.stderr and "warmup_steps 5" in result.stderr  # smoke's
     assert "not-tokenized" not in result.stderr  # failed before reading the data
     assert not (tmp_path / "checkpoints").exists()
 
@@ -162,7 +110,7 @@ def test_the_last_step_is_validated_when_the_interval_does_not_land_on_it(
     # Lightning validates every val_check_interval steps only: the steps after the last
     # multiple would be trained and then thrown away, and with no multiple at all the stage
     # had no best checkpoint to write (it failed after training).
-    result, out = train(
+    result, _ = train(
         tmp_path,
         tokenized,
         "attention",
@@ -170,7 +118,7 @@ def test_the_last_step_is_validated_when_the_interval_does_not_land_on_it(
         f"train.val_every_steps={val_every}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    facts = json.loads((out / "facts.json").read_text())
+    facts = json.loads((tmp_path / "attention.json").read_text())
     assert facts["steps"] == max_steps
     # last.ckpt is saved at every validation (and at the end): it holds the last step
     last = torch.load(tmp_path / "checkpoints" / "attention" / "last.ckpt", weights_only=False)
@@ -198,3 +146,37 @@ def test_a_checkpoint_folder_without_a_best_checkpoint_fails_with_the_fix(tmp_pa
     assert f"{checkpoints}: training ended at step 8 with no validated checkpoint" in again.stderr
     assert f"Fix: delete {checkpoints} and run the stage again." in again.stderr
     assert "Traceback" not in again.stderr and not out.exists()
+
+
+def test_an_epoch_budget_trains_that_many_passes(tmp_path, tokenized):
+    """train.max_epochs instead of max_steps: the steps follow from the batches per epoch
+    (counted here from the sampler), and the last step is validated."""
+    result, _ = train(
+        tmp_path, tokenized, "final_state", "train.max_steps=null", "train.max_epochs=2"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads((tmp_path / "final_state.json").read_text())
+    per_epoch = batches_per_epoch(tmp_path, tokenized[0])
+    assert (facts["steps"], facts["epochs"]) == (2 * per_epoch, 2.0)
+    assert facts["best_step"] <= facts["steps"]
+    last = torch.load(tmp_path / "checkpoints" / "final_state" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 2 * per_epoch
+
+
+@pytest.mark.parametrize(("steps", "epochs"), [("null", "null"), ("8", "3")])
+def test_the_training_length_is_max_steps_or_max_epochs_not_both(tmp_path, steps, epochs):
+    overrides = (f"train.max_steps={steps}", f"train.max_epochs={epochs}")
+    args = stage_args(tmp_path, str(tmp_path / "not-tokenized"), "attention", *overrides)
+    result = run_module("pipelines.train", *args)
+    assert result.returncode == 1
+    assert "set exactly one" in result.stderr and "train.max_epochs" in result.stderr
+
+
+def test_the_stage_prints_no_wandb_anonymous_warning(tmp_path, tokenized):
+    """Lightning hands wandb.init `anonymous=None`, which W&B warns about on every run."""
+    overrides = ("train.max_steps=2", "train.warmup_steps=0")
+    args = stage_args(tmp_path, tokenized[0], "final_state", *overrides)
+    result = run_module("pipelines.train", *args)  # W&B not silenced
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wandb" in result.stderr.lower()  # W&B did speak
+    assert "anonymous" not in result.stderr

@@ -12,61 +12,9 @@ import torch
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.models.context import BahdanauAttention, ConcatStates, FinalState
-from nmt_bottleneck.models.decoder import Decoder
-from nmt_bottleneck.models.encoder import Encoder
-from nmt_bottleneck.models.lightning_module import (
-    Seq2SeqModule,
-    TrainingDivergedError,
-    check_optim,
-)
-from nmt_bottleneck.models.seq2seq import Seq2Seq
-
-
-def make_module(variant: str, vocab: int, **changes) -> Seq2SeqModule:
-    encoder = Encoder(vocab, 32, 32, "gru", True, 1, 0.1, PAD_ID)
-    context = {
-        "final_state": lambda: FinalState(64, 32),
-        "concat_states": lambda: ConcatStates(64, 32, 40),
-        "attention": lambda: BahdanauAttention(64, 32, 32),
-    }[variant]()
-    decoder = Decoder(
-        vocab, 32, 32, "gru", 1, context.size, context.summary_size, 32, True, False, 0.1, PAD_ID
-    )
-    args = dict(
-        optimizer="adam",
-        lr=3e-3,
-        weight_decay=0.0,
-        scheduler="none",
-        warmup_steps=0,
-        label_smoothing=0.1,
-        pad_id=PAD_ID,
-    )
-    return Seq2SeqModule(Seq2Seq(encoder, context, decoder), **{**args, **changes})
-
-
-def trainer(**changes) -> L.Trainer:
-    args = dict(
-        accelerator="cpu",
-        devices=1,
-        max_steps=40,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        val_check_interval=20,
-        check_val_every_n_epoch=None,
-        gradient_clip_val=1.0,
-        deterministic=True,
-    )
-    return L.Trainer(**{**args, **changes})
-
-
-def datamodule(path: str) -> TranslationDataModule:
-    return TranslationDataModule(
-        path, max_tokens=400, eval_max_tokens=800, num_workers=0, seed=0, bucket_batches=10
-    )
+from nmt_bottleneck.models.lightning_module import TrainingDivergedError, check_optim
+from nmt_bottleneck.training.trainer import training_steps
+from tests.models.train_parts import datamodule, make_module, trainer
 
 
 def test_max_sentences_caps_training_batches_only(tokenized):
@@ -93,9 +41,8 @@ def test_batch_sizes_are_checked_when_the_datamodule_is_built(tokenized, key, va
 
 
 @pytest.mark.parametrize("variant", ["final_state", "concat_states", "attention"])
-def test_training_lowers_the_validation_loss(tokenized, variant):
+def test_training_lowers_the_validation_loss(tokenized, variant, seeded):
     path, vocab = tokenized
-    L.seed_everything(0, verbose=False)
     module = make_module(variant, vocab)
     dm = datamodule(path)
     before = trainer().validate(module, datamodule=dm, verbose=False)[0]["val/loss"]
@@ -108,12 +55,11 @@ def test_training_lowers_the_validation_loss(tokenized, variant):
 
 
 @pytest.mark.parametrize("variant", ["final_state", "attention"])
-def test_bf16_mixed_precision_trains(tokenized, variant):
+def test_bf16_mixed_precision_trains(tokenized, variant, seeded):
     """trainer=gpu's precision, bf16-mixed, here under the CPU's autocast (no GPU in CI): the
     model runs in bfloat16 where autocast puts it, the loss stays finite and falls, and the
     weights stay float32."""
     path, vocab = tokenized
-    L.seed_everything(0, verbose=False)
     module = make_module(variant, vocab)
     dm = datamodule(path)
     before = trainer(precision="bf16-mixed").validate(module, datamodule=dm, verbose=False)
@@ -219,38 +165,81 @@ def test_linear_schedule_warms_up_then_decays_to_zero(tokenized):
 def test_linear_schedule_needs_more_steps_than_warmup(tokenized):
     path, vocab = tokenized
     module = make_module("final_state", vocab, scheduler="linear", warmup_steps=50)
-    with pytest.raises(ConfigError, match=r"max_steps > optim.warmup_steps .* got max_steps 10"):
+    with pytest.raises(ConfigError, match=r"more steps than train.warmup_steps .* got 10 steps"):
         trainer(max_steps=10).fit(module, datamodule=datamodule(path))
 
 
-OPTIM = {
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "scheduler": "linear",
-    "warmup_steps": 0,
-    "label_smoothing": 0.0,
-}
+OPTIM = {"optimizer": "adam", "weight_decay": 0.0, "label_smoothing": 0.0}
+TRAIN = {"max_steps": 100, "max_epochs": None, "lr": 1e-3, "scheduler": "linear", "warmup_steps": 0}
 
 
 @pytest.mark.parametrize(
-    ("changes", "max_steps", "message"),
+    ("optim", "train", "message"),
     [
-        ({}, 1, "got max_steps 1 and warmup_steps 0"),  # decays over max_steps - 1 = 0 steps
-        ({"warmup_steps": 20}, 20, "got max_steps 20 and warmup_steps 20"),
-        ({}, -1, r"got max_steps -1 \(no limit\)"),  # Lightning's default
-        ({"schedular": "none"}, 100, "unknown key.*v.optim.schedular.*valid keys of v.optim"),
-        ({"warmup_steps": None}, 100, "v.optim is missing warmup_steps"),
+        ({}, {"max_steps": 1}, "got 1 steps .* and warmup_steps 0"),  # decays over 0 steps
+        ({}, {"warmup_steps": 20, "max_steps": 20}, "got 20 steps .* and warmup_steps 20"),
+        ({}, {"max_steps": -1}, r"got -1 \(no limit\) steps"),  # Lightning's default
+        ({"schedular": "none"}, {}, "unknown key.*v.optim.schedular.*valid keys of v.optim"),
+        ({"label_smoothing": None}, {}, "v.optim is missing label_smoothing"),
+        ({"lr": 0.1}, {}, "unknown key.*v.optim.lr"),  # the schedule is train's alone
     ],
 )
-def test_optim_settings_are_checked_before_training(changes, max_steps, message):
-    optim = {k: v for k, v in {**OPTIM, **changes}.items() if v is not None}
+def test_optim_settings_are_checked_before_training(optim, train, message):
+    optim = {k: v for k, v in {**OPTIM, **optim}.items() if v is not None}
     with pytest.raises(ConfigError, match=message):
-        check_optim(optim, max_steps, "v.optim")
+        check_optim(optim, {**TRAIN, **train}, "v.optim")
 
 
 @pytest.mark.parametrize(
-    ("changes", "max_steps"), [({}, 2), ({"warmup_steps": 5}, 6), ({"scheduler": "none"}, -1)]
+    "train",
+    [
+        {"max_steps": 2},
+        {"warmup_steps": 5, "max_steps": 6},
+        {"scheduler": "none", "max_steps": -1},
+        {"max_steps": None, "max_epochs": 1},  # checked when the batches per epoch are known
+    ],
 )
-def test_schedules_that_can_run_pass_the_check(changes, max_steps):
-    check_optim({**OPTIM, **changes}, max_steps, "v.optim")
+def test_schedules_that_can_run_pass_the_check(train):
+    check_optim(OPTIM, {**TRAIN, **train}, "v.optim")
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_an_epoch_budget_is_that_many_times_each_process_batches_per_epoch(tokenized, replicas):
+    """train.max_epochs: the steps (where the linear schedule ends) are epochs x the batches
+    per epoch each process trains, counted here by iterating rank 0's sampler."""
+    dm = datamodule(tokenized[0])
+    dm.setup()
+    sampler = dm.train_dataloader().batch_sampler
+    sampler.num_replicas = replicas
+    per_epoch = sum(1 for _ in sampler)
+    train = {"max_steps": None, "max_epochs": 3}
+    settings = {"accelerator": "cpu", "devices": replicas}
+    if replicas > 1:
+        settings["strategy"] = "ddp"
+    assert training_steps(settings, train, dm.train_batches) == 3 * per_epoch
+    assert training_steps(settings, {"max_steps": 7, "max_epochs": None}, dm.train_batches) == 7
+
+
+class RecordPosition(L.Callback):
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict, dict]] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        expected = {"epoch": trainer.current_epoch, "trained": batch_idx + 1}
+        self.seen.append((trainer.datamodule.state_dict(), expected))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_datamodule_state_counts_batches_trained_not_batches_fetched(tokenized, workers):
+    """What a checkpoint stores as the sampler's position: the batches the trainer consumed in
+    this epoch, though the loader fetches ahead (Lightning prefetches one batch; workers
+    more)."""
+    path, vocab = tokenized
+    dm = TranslationDataModule(
+        path, max_tokens=400, eval_max_tokens=800, num_workers=workers, seed=0, bucket_batches=10
+    )
+    record = RecordPosition()
+    fit = trainer(max_steps=-1, max_epochs=2, limit_val_batches=0, callbacks=[record])
+    fit.fit(make_module("final_state", vocab), datamodule=dm)
+    assert len(record.seen) == fit.global_step > 2
+    assert all(state == expected for state, expected in record.seen)

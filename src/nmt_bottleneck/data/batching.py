@@ -4,6 +4,10 @@ Sentences of similar length go together, so a batch holds about `max_tokens` rea
 little padding. The sampler is a batch sampler: Lightning must not wrap it in its own
 DistributedSampler (Trainer `use_distributed_sampler=False`); it shards batches across ranks
 itself, and `set_epoch` reshuffles deterministically from (seed, epoch).
+
+A resumable run: the sampler's `state_dict()` is the epoch and how many of its batches were
+trained on (`advance()` counts them as the trainer consumes them, not as the loader fetches
+them: a loader fetches ahead), and `load_state_dict()` continues that epoch after them.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ class TokenBudgetSampler:
         self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
         self.num_replicas, self.rank, self.equal_shares = num_replicas, rank, equal_shares
         self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
-        self.skip = 0  # batches of the current epoch already trained on (a resumed run)
+        self.trained = 0  # batches of the current epoch trained on (this rank's)
 
     @property
     def sampler(self) -> TokenBudgetSampler:
@@ -113,13 +117,20 @@ class TokenBudgetSampler:
         return self
 
     def set_epoch(self, epoch: int) -> None:
+        """Start epoch `epoch`; the same epoch again (a resumed one) keeps its position."""
         if epoch != self.epoch:
-            self.skip = 0
-        self.epoch = epoch
+            self.epoch, self.trained = epoch, 0
 
-    def resume(self, epoch: int, done: int) -> None:
-        """Continue epoch `epoch` after its first `done` batches (restored from a checkpoint)."""
-        self.epoch, self.skip = epoch, done
+    def advance(self) -> None:
+        """One more batch of the current epoch was trained on."""
+        self.trained += 1
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "trained": self.trained}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue epoch `state["epoch"]` after its first `state["trained"]` batches."""
+        self.epoch, self.trained = int(state["epoch"]), int(state["trained"])
 
     def batches(self) -> list[list[int]]:
         """The epoch's batches in serving order (for evaluation shards: of this rank's rows)."""
@@ -166,7 +177,7 @@ class TokenBudgetSampler:
         return batches[self.rank :: self.num_replicas][: len(batches) // self.num_replicas]
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self.mine()[self.skip :]
+        yield from self.mine()[self.trained :]
 
     def __len__(self) -> int:
         return len(self.mine())

@@ -3,6 +3,13 @@
 Training batches come from `TokenBudgetSampler` (length-bucketed, seeded per epoch, sharded
 over DDP ranks by the sampler itself: build the Trainer with `use_distributed_sampler=False`);
 validation batches are length-sorted and fixed.
+
+Resuming: the training sampler's position (epoch, batches trained on) is this DataModule's
+`state_dict()`, which Lightning stores in every checkpoint and hands back to `load_state_dict()`
+when a run resumes, before it asks for the training loader. Batches are counted as the trainer
+consumes them (`on_after_batch_transfer`, in the main process), not as the loader fetches them,
+so loader workers and Lightning's prefetching do not shift the count. Under DDP every rank
+restores rank 0's position, the same for all: each trains as many batches of its own share.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from nmt_bottleneck.data.batching import TokenBudgetSampler, check_batch_sizes, collate
+from nmt_bottleneck.data.batching import Batch, TokenBudgetSampler, check_batch_sizes, collate
 from nmt_bottleneck.data.corpus import load_corpus
 from nmt_bottleneck.data.encode import token_counts
 from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -77,6 +84,8 @@ class TranslationDataModule(L.LightningDataModule):
         self.max_sentences = max_sentences
         self.collate = partial(collate, pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID)
         self.rows: dict[str, Rows] = {}
+        self.train_sampler: TokenBudgetSampler | None = None
+        self.restored: dict[str, int] | None = None  # a checkpoint's sampler state, to apply
 
     def setup(self, stage: str | None = None) -> None:
         corpus = load_corpus(Path(self.data_dir))
@@ -88,25 +97,25 @@ class TranslationDataModule(L.LightningDataModule):
             )
         self.rows = {name: Rows(corpus[name]) for name in ("train", "valid")}
 
-    def loader(self, name: str, training: bool) -> DataLoader:
-        """Training: shuffled token-budget batches, equal shares per rank; a run resumed
-        mid-epoch (Lightning asks for the loader after restoring the checkpoint) continues that
-        epoch's order after the batches it had completed. Evaluation: fixed order, every row."""
-        trainer = self.trainer
-        sampler = TokenBudgetSampler(
+    def sampler(self, name: str, training: bool, replicas: int, rank: int) -> TokenBudgetSampler:
+        """Training: shuffled token-budget batches, equal shares per rank. Evaluation: fixed
+        order, every row."""
+        return TokenBudgetSampler(
             self.rows[name].lengths(),
             self.max_tokens if training else self.eval_max_tokens,
             shuffle=training,
             seed=self.seed,
             bucket_batches=self.bucket_batches,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
+            num_replicas=replicas,
+            rank=rank,
             equal_shares=training,
             max_sentences=self.max_sentences if training else None,
         )
-        if training and trainer is not None and trainer.fit_loop.restarting:
-            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-            sampler.resume(trainer.current_epoch, done)
+
+    def loader(self, name: str, training: bool) -> DataLoader:
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        sampler = self.sampler(name, training, replicas, rank)
         return DataLoader(
             self.rows[name],
             batch_sampler=sampler,
@@ -115,8 +124,33 @@ class TranslationDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
+    def train_batches(self, num_replicas: int) -> int:
+        """Training batches per epoch of each of `num_replicas` processes (after setup)."""
+        return len(self.sampler("train", True, num_replicas, 0))
+
     def train_dataloader(self) -> DataLoader:
-        return self.loader("train", training=True)
+        loader = self.loader("train", training=True)
+        self.train_sampler = loader.batch_sampler
+        if self.restored is not None:
+            self.train_sampler.load_state_dict(self.restored)
+            self.restored = None
+        return loader
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        """Count a training batch as trained on (the module docstring says why here)."""
+        if self.trainer is not None and self.trainer.training and self.train_sampler is not None:
+            self.train_sampler.advance()
+        return batch
+
+    def state_dict(self) -> dict[str, int]:
+        """The training sampler's position; a checkpoint holds it."""
+        if self.train_sampler is not None:
+            return self.train_sampler.state_dict()
+        return dict(self.restored or {})
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Continue from a checkpoint's position once the training loader is made."""
+        self.restored = dict(state_dict) if state_dict else None
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("valid", training=False)

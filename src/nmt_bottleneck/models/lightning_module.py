@@ -25,18 +25,18 @@ OPTIMIZERS = ("adam", "adadelta")
 SCHEDULERS = ("none", "plateau", "linear")
 
 
-def check_schedule(scheduler: str, warmup_steps: int, max_steps: int | None, key: str) -> None:
-    """'linear' decays to 0 at max_steps, so it needs max_steps > warmup_steps, and > 1 (its
-    decay divides by max_steps - max(warmup_steps, 1)). `key`: the optim node, for the message.
-    """
-    if scheduler == "linear" and (max_steps is None or max_steps <= max(warmup_steps, 1)):
-        steps = "-1 (no limit)" if max_steps is None or max_steps < 0 else max_steps
+def check_schedule(scheduler: str, warmup_steps: int, total_steps: float | None, key: str) -> None:
+    """'linear' decays to 0 after `total_steps` optimizer steps, so it needs total_steps >
+    warmup_steps, and > 1 (its decay divides by total_steps - max(warmup_steps, 1)). `key`: the
+    node holding the schedule (`train`), for the message. total_steps None or < 0: no limit."""
+    if scheduler == "linear" and (total_steps is None or total_steps <= max(warmup_steps, 1)):
+        steps = "-1 (no limit)" if total_steps is None or total_steps < 0 else total_steps
         raise ConfigError(
-            f"scheduler 'linear' ({key}.scheduler) decays to 0 at train.max_steps, so it needs "
-            f"train.max_steps > {key}.warmup_steps (and > 1); got max_steps {steps} and "
-            f"warmup_steps {warmup_steps}. Fix: raise train.max_steps, lower "
-            "train.warmup_steps (conf/ sets the optim's from it), or use scheduler none or "
-            "plateau."
+            f"scheduler 'linear' ({key}.scheduler) decays to 0 at the last training step, so it "
+            f"needs more steps than {key}.warmup_steps (and > 1); got {steps} steps "
+            f"({key}.max_steps, or {key}.max_epochs x batches per epoch) and warmup_steps "
+            f"{warmup_steps}. Fix: raise {key}.max_steps or {key}.max_epochs, lower "
+            f"{key}.warmup_steps, or use scheduler none or plateau."
         )
 
 
@@ -47,8 +47,11 @@ class TrainingDivergedError(NmtBottleneckError):
 class Seq2SeqModule(L.LightningModule):
     """Args: model, optimizer "adam" | "adadelta" (the paper's; lr 1.0, rho 0.95, eps 1e-6),
     lr, weight_decay, scheduler "none" | "plateau" (halve lr when val/loss stalls) | "linear"
-    (lr rises linearly over warmup_steps, then falls linearly to 0 at the trainer's max_steps),
-    warmup_steps, label_smoothing (training loss only), pad_id."""
+    (lr rises linearly over warmup_steps, then falls linearly to 0 at the last training step),
+    warmup_steps, label_smoothing (training loss only), pad_id. The schedule (lr, scheduler,
+    warmup_steps) comes from the `train` settings, shared by every variant; the optimizer,
+    weight_decay and label_smoothing from the variant's `optim`. The linear decay ends at the
+    Trainer's max_steps (with train.max_epochs, training.fit derives max_steps from it)."""
 
     def __init__(
         self,
@@ -150,7 +153,7 @@ class Seq2SeqModule(L.LightningModule):
     def linear(self, opt: torch.optim.Optimizer) -> dict:
         """Warm-up then linear decay, stepped every optimizer step: factor(step) of lr."""
         total = self.trainer.max_steps
-        check_schedule("linear", self.warmup_steps, total, "optim")
+        check_schedule("linear", self.warmup_steps, total, "train")
         warmup = max(self.warmup_steps, 1)
 
         def factor(step: int) -> float:
@@ -161,9 +164,17 @@ class Seq2SeqModule(L.LightningModule):
         return {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, factor), "interval": "step"}
 
 
-def check_optim(optim: Mapping[str, Any], max_steps: int | None, key: str) -> None:
-    """The optimizer settings `key` (`variants.<id>.optim`; a sweep's `model.optim`), checked
-    before any data work (a sweep job may tokenize for minutes): every Seq2SeqModule argument
-    present, none unknown, and a schedule that fits train.max_steps."""
-    check_arguments(optim, Seq2SeqModule, key, given=("model", "pad_id"))
-    check_schedule(optim["scheduler"], optim["warmup_steps"], max_steps, key)
+SCHEDULE = ("lr", "scheduler", "warmup_steps")  # Seq2SeqModule arguments set by `train`
+
+
+def check_optim(
+    optim: Mapping[str, Any], train: Mapping[str, Any], key: str, train_key: str = "train"
+) -> None:
+    """The optimizer settings `key` (`variants.<id>.optim`; a sweep's `model.optim`) and the
+    schedule in `train`, checked before any data work (a sweep job may tokenize for minutes):
+    every Seq2SeqModule argument present, none unknown, and a schedule that fits the training
+    length (with `train.max_epochs`, the batches per epoch are known only from the data: the
+    check runs again when training starts)."""
+    check_arguments(optim, Seq2SeqModule, key, given=("model", "pad_id", *SCHEDULE))
+    if train.get("max_steps") is not None:
+        check_schedule(train["scheduler"], train["warmup_steps"], train["max_steps"], train_key)

@@ -47,5 +47,8 @@ def make_logger(
         id=run_id,
         resume="allow" if run_id else None,
     )
+    # Lightning passes `anonymous=None` to wandb.init, and W&B warns about any value of that
+    # deprecated setting ("The anonymous setting has no effect") on every run: leave it out.
+    logger._wandb_init.pop("anonymous", None)
     logger.log_hyperparams(config)
     return logger

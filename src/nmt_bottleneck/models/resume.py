@@ -1,8 +1,11 @@
 """Resuming an interrupted training run.
 
 A run's checkpoint folder holds Lightning's `last.ckpt` (model, optimizer, scheduler, loop
-progress) and `run.json`: a fingerprint of everything that determines the training (variant
-config, training and Trainer settings, seed, the encoded data's fingerprint) and the W&B run id.
+progress, the training sampler's position), written at every validation, and `run.json`: a
+fingerprint of everything that determines the training (variant config, training and Trainer
+settings, seed, the encoded data's fingerprint, and a digest of the code that trains:
+nmt_bottleneck/code_digest.py) and the W&B run id. A run killed before a code change is never
+continued by the new code: the weights it wrote would belong to neither version.
 Started again with the same fingerprint, training resumes from `last.ckpt` and logs to the same
 W&B run; with a different fingerprint, the old checkpoints are stale and are removed. A run that
 finished is marked complete: running the stage again (DVC does when code changed) trains anew
@@ -50,7 +53,11 @@ def prepare_run(directory: Path, settings: dict[str, Any], primary: bool = True)
     if run_file.is_file() and last.is_file():
         saved = json.loads(run_file.read_text())
         if saved.get("fingerprint") != digest:
-            log.info("settings changed since the checkpoints in %s: starting afresh", directory)
+            log.info(
+                "%s changed since the checkpoints in %s: starting afresh",
+                ", ".join(changed(saved.get("settings", {}), settings)) or "the fingerprint",
+                directory,
+            )
         elif saved.get("complete"):
             log.info("the run in %s had finished: training anew", directory)
         else:
@@ -62,6 +69,12 @@ def prepare_run(directory: Path, settings: dict[str, Any], primary: bool = True)
     run_id = uuid.uuid4().hex[:8]
     write_json_atomic({"fingerprint": digest, "run_id": run_id, "settings": settings}, run_file)
     return RunState(None, run_id)
+
+
+def changed(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The top-level settings that differ (e.g. `code`, `train`), for the log."""
+    keys = sorted(set(before) | set(now))
+    return [k for k in keys if fingerprint({k: before.get(k)}) != fingerprint({k: now.get(k)})]
 
 
 def mark_complete(directory: Path) -> None:

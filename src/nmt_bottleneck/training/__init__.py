@@ -1,0 +1,1 @@
+"""Training a variant: the Trainer assembly, its callbacks, and the run that writes a model."""

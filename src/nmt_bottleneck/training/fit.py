@@ -1,0 +1,246 @@
+"""Train one variant: what the DVC stage `train@<id>` and the Hydra sweep both call.
+
+`fit_variant` builds the data, the model and the Trainer from plain settings, resumes an
+interrupted run of the same settings and code (models/resume.py) or starts afresh, trains, and
+writes `out` (models/<id>/): `model.pt` (the best weights on validation loss, a plain state dict
+that loads with torch.load(weights_only=True)) and `config.yaml` (the variant's resolved config
+plus the sizes derived from the data). Nothing that depends on the run (times, memory, machine)
+goes there: that is the returned TrainResult, for the caller's metrics file. Lightning's
+checkpoints (for resuming) live in `checkpoints`, outside `out`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from nmt_bottleneck.atomic import atomic_dir
+from nmt_bottleneck.config import check_keys
+from nmt_bottleneck.data.datamodule import TranslationDataModule
+from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
+from nmt_bottleneck.errors import ConfigError, DataError
+from nmt_bottleneck.machine import describe
+from nmt_bottleneck.models.build import build_seq2seq
+from nmt_bottleneck.models.lightning_module import Seq2SeqModule, check_optim, check_schedule
+from nmt_bottleneck.models.loggers import make_logger
+from nmt_bottleneck.models.resume import mark_complete, prepare_run
+from nmt_bottleneck.training.result import TrainResult, epochs_trained, peak_memory_mb
+from nmt_bottleneck.training.trainer import build_trainer
+
+log = logging.getLogger(__name__)
+TRAIN_KEYS = (
+    "max_steps",
+    "max_epochs",
+    "lr",
+    "scheduler",
+    "warmup_steps",
+    "max_tokens",
+    "eval_max_tokens",
+    "bucket_batches",
+    "max_sentences",
+    "num_workers",
+    "val_every_steps",
+    "patience",
+    "log_every_steps",
+)
+
+
+def fit_variant(
+    variant: str,
+    spec: DictConfig,
+    train: DictConfig,
+    trainer: DictConfig,
+    logger: DictConfig,
+    seed: int,
+    *,
+    data: Path,
+    tokenizer: Path,
+    out: Path,
+    checkpoints: Path,
+    logs: Path,
+    group: str,
+    code: str,
+) -> TrainResult | None:
+    """Train `variant` and write `out`; the run's facts, or None on DDP ranks other than 0.
+
+    Args: variant: the id (`variants.<id>`); spec: its config (`arch`, `optim`); train: the
+    `train` settings (length, schedule, batches, validation); trainer: Lightning Trainer
+    settings; logger: the `logger` settings (kind, project, mode); seed; data: the tokenize
+    stage's DatasetDict folder; tokenizer: its tokenizer folder; out: models/<id>/;
+    checkpoints: this run's resumable checkpoints; logs: the W&B/CSV folder; group: the W&B
+    group; code: a digest of the code that runs (nmt_bottleneck.code_digest), part of the run's
+    fingerprint, so a run is never resumed by other code.
+    """
+    check_settings(variant, spec, train)
+    L.seed_everything(seed, workers=True, verbose=False)
+    datamodule = TranslationDataModule(
+        str(data),
+        train.max_tokens,
+        train.eval_max_tokens,
+        train.num_workers,
+        seed,
+        train.bucket_batches,
+        train.max_sentences,
+    )
+    datamodule.setup()
+    module, config = build_module(variant, spec, train, datamodule, tokenizer)
+    settings = {
+        "variant": config,
+        "train": OmegaConf.to_container(train),
+        "trainer": OmegaConf.to_container(trainer),
+        "seed": seed,
+        "data": split_fingerprint(data, "train"),
+        "code": code,
+    }
+    state = prepare_run(checkpoints, settings, primary=rank_zero_only.rank == 0)
+    run_logger = make_logger(
+        **OmegaConf.to_container(logger),
+        run=variant,
+        group=group,
+        config=config,
+        save_dir=Path(logs),
+        run_id=state.run_id,
+    )
+    fit, best = build_trainer(
+        OmegaConf.to_container(trainer),
+        OmegaConf.to_container(train),
+        checkpoints,
+        run_logger,
+        datamodule.train_batches,
+    )
+    check_schedule(train.scheduler, train.warmup_steps, fit.max_steps, "train")
+    started = time.perf_counter()
+    run_fit(fit, module, datamodule, state.resume_from)
+    if not fit.is_global_zero:
+        return None
+    result = write_model(out, checkpoints, fit, best, module, config, started)
+    mark_complete(checkpoints)
+    log.info(
+        "%s: %d steps in %.0f s, best val/loss %.4f at step %d; wrote %s",
+        *(variant, result.steps, result.wall_time_s, result.best_val_loss, result.best_step, out),
+    )
+    return result
+
+
+def run_fit(
+    trainer: L.Trainer, module: Seq2SeqModule, datamodule: TranslationDataModule, resume_from
+) -> None:
+    """trainer.fit, resuming from `resume_from` (a last.ckpt, or None); the W&B run closed."""
+    try:
+        with warnings.catch_warnings():
+            # Lightning warns when the checkpoint folder is not empty, lest two runs' checkpoints
+            # mix. prepare_run has settled what it holds (a fresh run's run.json alone, or the
+            # checkpoints of the run being resumed), so here the warning is only noise.
+            warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
+            # Lightning looks for state_dict() on the DataLoader; the sampler's position is the
+            # DataModule's state (data/datamodule.py), restored with the checkpoint.
+            warnings.filterwarnings("ignore", r".*your dataloader is not resumable")
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    finally:
+        finish_run(trainer.logger)
+
+
+def check_settings(variant: str, spec: DictConfig, train: DictConfig) -> None:
+    """Every key present and known, one training length, a schedule that fits: before any data
+    work (a sweep job may tokenize for minutes first)."""
+    check_keys(spec, ("arch", "optim"), f"variants.{variant}")
+    check_keys(train, TRAIN_KEYS, "train")
+    if (train.max_steps is None) == (train.max_epochs is None):
+        raise ConfigError(
+            f"train.max_steps = {train.max_steps} and train.max_epochs = {train.max_epochs}: "
+            "set exactly one (the training length in optimizer steps, or in passes over the "
+            "data) and the other to null. Fix: conf/experiment/ (or `-S train.max_epochs=5 "
+            "train.max_steps=null`), then `make params`."
+        )
+    check_optim(spec.optim, train, f"variants.{variant}.optim")
+
+
+def build_module(
+    variant: str, spec: DictConfig, train: DictConfig, datamodule: TranslationDataModule, tokenizer
+) -> tuple[Seq2SeqModule, dict[str, Any]]:
+    """The LightningModule, and the config written beside the weights: the variant's, with the
+    sizes derived from the data (vocabularies; the longest source, concat_states' L)."""
+    tokenizers = load_tokenizers(tokenizer)
+    derived = {
+        "max_src_len": max(rows.longest_source() for rows in datamodule.rows.values()),
+        "src_vocab": tokenizers.src.get_piece_size(),
+        "tgt_vocab": tokenizers.tgt.get_piece_size(),
+    }
+    model = build_seq2seq(
+        spec.arch,
+        derived["src_vocab"],
+        derived["tgt_vocab"],
+        f"variants.{variant}.arch",
+        derived["max_src_len"],
+    )
+    module = Seq2SeqModule(
+        model,
+        **OmegaConf.to_container(spec.optim),
+        lr=train.lr,
+        scheduler=train.scheduler,
+        warmup_steps=train.warmup_steps,
+        pad_id=PAD_ID,
+    )
+    return module, {"variant": variant, **OmegaConf.to_container(spec), "derived": derived}
+
+
+def split_fingerprint(data: Path, split: str) -> str:
+    """The `datasets` fingerprint of a split saved under `data` (a DatasetDict folder): of the
+    encoded training split, it changes with the corpus and the tokenizer."""
+    state = json.loads((Path(data) / split / "state.json").read_text())
+    return state["_fingerprint"]
+
+
+def finish_run(logger: Logger | None) -> None:
+    """Close the W&B run (Lightning leaves it open), so its summary and files are written."""
+    if isinstance(logger, WandbLogger) and logger._experiment is not None:
+        logger.experiment.finish()
+
+
+def write_model(
+    out: Path,
+    checkpoints: Path,
+    trainer: L.Trainer,
+    best: ModelCheckpoint,
+    module: Seq2SeqModule,
+    config: dict[str, Any],
+    started: float,
+) -> TrainResult:
+    """`out` (atomically) from the best checkpoint: model.pt and config.yaml; the run's facts
+    (`started`: time.perf_counter() when training started)."""
+    path = Path(best.best_model_path) if best.best_model_path else None
+    if path is None or not path.is_file():
+        raise DataError(
+            f"{checkpoints}: training ended at step {trainer.global_step} with no validated "
+            f"checkpoint to take the weights from ({path or 'none was saved'}); a checkpoint "
+            f"folder left by an interrupted older run can do this. Fix: delete {checkpoints} "
+            "and run the stage again."
+        )
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    weights = {k.removeprefix("model."): v for k, v in saved["state_dict"].items()}
+    with atomic_dir(out) as tmp:
+        torch.save(weights, tmp / "model.pt")
+        OmegaConf.save(OmegaConf.create(config), tmp / "config.yaml")
+    return TrainResult(
+        variant=config["variant"],
+        steps=trainer.global_step,
+        epochs=epochs_trained(trainer),
+        wall_time_s=round(time.perf_counter() - started, 1),
+        best_val_loss=round(float(best.best_model_score), 5),
+        best_step=int(saved["global_step"]),
+        parameters=module.parameter_counts(),
+        derived=config["derived"],
+        peak_memory_mb=peak_memory_mb(),
+        machine=describe(trainer.strategy.root_device, trainer.world_size),
+    )
