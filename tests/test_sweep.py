@@ -74,7 +74,7 @@ def test_a_multirun_of_two_jobs_trains_evaluates_and_summarizes(repo):
     short = ("data.max_len=20", "train.max_steps=5", "train.warmup_steps=5")
     bad = sh(repo, sys.executable, "-m", "pipelines.sweep", *short, check=False)
     assert bad.returncode == 1
-    assert "scheduler 'linear' (model.optim.scheduler)" in bad.stderr + bad.stdout
+    assert "scheduler 'linear' (train.scheduler)" in bad.stderr + bad.stdout
     assert "Traceback" not in bad.stderr
     assert len(cache_entries(repo)) == 1
 
