@@ -11,7 +11,6 @@ checkpoints (for resuming) live in `checkpoints`, outside `out`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
@@ -27,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.config import check_keys
+from nmt_bottleneck.data.corpus import split_fingerprint
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID, load_tokenizers
 from nmt_bottleneck.errors import ConfigError, DataError
@@ -193,13 +193,6 @@ def build_module(
         pad_id=PAD_ID,
     )
     return module, {"variant": variant, **OmegaConf.to_container(spec), "derived": derived}
-
-
-def split_fingerprint(data: Path, split: str) -> str:
-    """The `datasets` fingerprint of a split saved under `data` (a DatasetDict folder): of the
-    encoded training split, it changes with the corpus and the tokenizer."""
-    state = json.loads((Path(data) / split / "state.json").read_text())
-    return state["_fingerprint"]
 
 
 def finish_run(logger: Logger | None) -> None:
