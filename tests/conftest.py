@@ -1,5 +1,6 @@
 """Shared fixtures: the real corpora, a W&B service owned by the test process, and the pipeline
-in a temporary repository. Helpers shared by test modules live in tests/helpers.py."""
+in a temporary repository. Helpers shared by test modules live in test utility modules
+(tests/helpers.py and its siblings; README, "Layout"), never in a test module."""
 
 from __future__ import annotations
 
