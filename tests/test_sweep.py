@@ -6,6 +6,7 @@ config composes."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import subprocess
 import sys
@@ -141,52 +142,70 @@ def test_a_sweep_must_compose_the_data_that_was_downloaded(tmp_path):
 
 
 RACER = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 from omegaconf import OmegaConf
 from nmt_bottleneck.sweep.tokenized_cache import tokenized_cache
-ready, go, settings = (Path(a) for a in sys.argv[1:])
-cfg = OmegaConf.load(settings)
-ready.touch()
-while not go.exists():  # a start gate: both racers are loaded before either begins
-    time.sleep(0.01)
+cfg = OmegaConf.load(sys.argv[1])
 made = tokenized_cache(Path(cfg.cache), cfg.corpus, cfg.manifest, cfg.data, cfg.tokenizer)
 print(json.dumps({"path": str(made.path), "made": made.made}))
 """
 
 
+def waiting_for_lock(lock: Path) -> set[int]:
+    """The processes blocked waiting for a `flock` on `lock` (the kernel's /proc/locks lists a
+    waiter as `N: -> FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> ...`)."""
+    inode = str(lock.stat().st_ino)
+    waiters = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "->" and fields[2] == "FLOCK" and fields[6].split(":")[2] == inode:
+            waiters.add(int(fields[5]))
+    return waiters
+
+
 def test_two_jobs_racing_for_one_key_tokenize_once_and_share_it(tmp_path):
-    """Two real processes ask for the same cache key at the same moment (both loaded, then
-    released together): exactly one tokenizes, both get the same complete folder, and nothing
-    temporary is left. This holds whichever of them gets there first."""
+    """Two real processes ask for the same cache key while the test holds the key's lock: both
+    must wait for it (blocked in flock, nothing written), and once it is released exactly one
+    tokenizes, both get the same complete folder, and nothing temporary is left. Without the
+    lock neither would wait, and the test fails."""
     synthetic = SyntheticSource(60, 1, 12, 3, 1.0, {"train": 400, "test": 50}, seed=3).load()
     corpus, manifest = tmp_path / "corpus", tmp_path / "manifest.json"
     save_corpus(synthetic, corpus, manifest_of(synthetic, "synthetic", "src", "tgt"), manifest)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     tokenizer = {**params["tokenizer"], "vocab_size": 300, "num_threads": 1}
-    data = {"name": "synthetic", "src_lang": "src", "tgt_lang": "tgt", "min_len": 1}
+    data = {"name": "synthetic", "src_lang": "src", "tgt_lang": "tgt", "min_len": 1, "max_len": 10}
     settings = tmp_path / "settings.yaml"
     cache = tmp_path / "cache"
     OmegaConf.save(
         {"cache": str(cache), "corpus": str(corpus), "manifest": str(manifest)}
-        | {"data": {**data, "max_len": 10}, "tokenizer": tokenizer},
+        | {"data": data, "tokenizer": tokenizer},
         settings,
     )
-    go = tmp_path / "go"
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(tmp_path / f"ready{i}"), str(go), str(settings)],
-            env=child_env(ROOT, OMP_NUM_THREADS="1"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
-        assert all(r.poll() is None for r in racers), [r.communicate() for r in racers]
-        time.sleep(0.01)
-    go.touch()
+    key = cache_key(corpus, manifest, OmegaConf.create(data), OmegaConf.create(tokenizer))
+    cache.mkdir()
+    lock = cache / f"{key}.lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(settings)],
+                env=child_env(ROOT, OMP_NUM_THREADS="1"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        pids = {r.pid for r in racers}
+        while waiting_for_lock(lock) != pids:  # both reach the lock (loading takes seconds)
+            finished = [r.communicate() for r in racers if r.poll() is not None]
+            assert not finished, f"a racer ended without waiting for the lock: {finished}"
+            time.sleep(0.05)
+        assert all(r.poll() is None for r in racers)
+        assert not (cache / key).exists()
+        assert sorted(p.name for p in cache.iterdir()) == [lock.name]  # no temporary folder
+        fcntl.flock(held, fcntl.LOCK_UN)
     outputs = [r.communicate(timeout=600) for r in racers]
     assert [r.returncode for r in racers] == [0, 0], outputs
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
