@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.atomic import write_json_atomic, write_text_atomic
 from nmt_bottleneck.eval.evaluate import evaluate_variant
+from nmt_bottleneck.models.loggers import experiment_group
 from nmt_bottleneck.sweep.summary import ERROR_FILE
 from nmt_bottleneck.sweep.tokenized_cache import tokenized_cache
 from nmt_bottleneck.training.fit import check_settings, fit_variant
@@ -79,7 +80,7 @@ def train_job(
         out=out / "models" / variant,
         checkpoints=out / "checkpoints",
         logs=out / "logs",
-        group=group or f"{cfg.data.name}-{cfg.profile}",
+        group=group or experiment_group(cfg.data.name, cfg.profile),
         code=code,
     )
     if result is not None:  # DDP: rank 0 alone
