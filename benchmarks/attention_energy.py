@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from nmt_bottleneck.models import context
 from nmt_bottleneck.models.build import build_seq2seq
@@ -63,10 +62,6 @@ SHAPES = [
 ]
 
 
-def readable(w_s: Tensor, u_h: Tensor, v: Tensor) -> Tensor:
-    return F.linear(torch.tanh(w_s + u_h), v).squeeze(-1)  # [M, K, S]
-
-
 def in_parts(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Callable:
     def run(w_s: Tensor, u_h: Tensor, v: Tensor) -> Tensor:
         rows, k, _, size = w_s.shape
@@ -87,8 +82,8 @@ def sigmoid_whole(w_s: Tensor, u_h: Tensor, v: Tensor) -> Tensor:
 
 
 WAYS = {
-    "readable": readable,
-    "readable, in parts": in_parts(readable),
+    "readable": context.readable_energy,
+    "readable, in parts": in_parts(context.readable_energy),
     "sigmoid, whole": sigmoid_whole,
     "sigmoid, in parts": context.additive_energy,
 }
@@ -130,7 +125,7 @@ def end_to_end(repeats: int) -> dict[str, dict[str, float]]:
         greedy(model, src, src_lens, 0.01, 30)  # floor(0.01 * 25) + 30 = 30 steps at most
 
     results: dict[str, dict[str, float]] = {}
-    energies = {"readable": readable, "additive_energy": context.additive_energy}
+    energies = {"readable": context.readable_energy, "additive_energy": context.additive_energy}
     for task, fn in (
         ("training step, 64 x 25", train_step),
         ("greedy, 250 x 25, 30 steps", decode),

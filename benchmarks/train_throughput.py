@@ -179,8 +179,14 @@ def main() -> None:
                 name,
                 longest,
             )
-            optim = {**spec["optim"], "scheduler": "none"}  # the lr schedule costs nothing
-            module = Seq2SeqModule(model, **optim, pad_id=PAD_ID)
+            module = Seq2SeqModule(  # the schedule is train's (fit.build_module); it costs nothing
+                model,
+                **spec["optim"],
+                lr=params["train"]["lr"],
+                scheduler="none",
+                warmup_steps=params["train"]["warmup_steps"],
+                pad_id=PAD_ID,
+            )
             module.train()
             flops = sum(step_flops(module, b) for b in data[args.warmup :])
             result = measure(module, data, args.warmup)

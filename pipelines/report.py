@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nmt_bottleneck.atomic import write_json_atomic, write_text_atomic
+from nmt_bottleneck.models.loggers import experiment_group
 from nmt_bottleneck.report.assemble import build_report
 from nmt_bottleneck.report.wandb_log import log_report
 from pipelines.stage import load_params, run
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_text_atomic(report.markdown, args.out)
     log.info("wrote %s, %s and %s", args.out, args.csv, args.figures)
     if params.logger.kind == "wandb":
-        group = f"{params.data.name}-{params.profile}"
+        group = experiment_group(params.data.name, params.profile)
         config = {"data": params.data.name, "profile": params.profile}
         log_report(params.logger, group, config, report.csv, report.figures, args.logs)
 

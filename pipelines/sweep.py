@@ -6,7 +6,9 @@ implementation. Tokenized data is made once per (corpus, data, tokenizer) settin
 `sweep.cache` and shared by the jobs that need it (`nmt_bottleneck.sweep.tokenized_cache`, safe
 for jobs running at once). Each job logs to W&B in the sweep's group (`sweep-<the sweep's
 folder name>`); when the multirun ends, a Hydra callback writes the summary table across jobs
-(`summary.csv` and `summary.md` in the sweep folder, `nmt_bottleneck.sweep.summary`).
+(`summary.csv` and `summary.md` in the sweep folder, `nmt_bottleneck.sweep.summary`). A job
+stopped by one of our errors logs it, writes it to its folder's `error.txt` and lets the others
+run; the summary lists it as failed and the sweep exits 1.
 """
 
 from __future__ import annotations
@@ -20,22 +22,27 @@ from omegaconf import DictConfig
 
 from nmt_bottleneck.code_digest import code_digest, project_roots
 from nmt_bottleneck.errors import NmtBottleneckError
-from nmt_bottleneck.sweep.job import run_job
+from nmt_bottleneck.sweep.job import JobFailed, record_failure, run_job
 from pipelines.stage import own_wandb_service
 
 log = logging.getLogger("nmt_bottleneck")
 
 
 @hydra.main(config_path="../conf", config_name="sweep", version_base="1.3")
-def main(cfg: DictConfig) -> dict:
-    """One job. Our errors end the sweep with their message: Hydra would print the traceback of
-    any exception that leaves the job, and SystemExit passes through it."""
+def main(cfg: DictConfig) -> dict | JobFailed:
+    """One job. Our errors are logged with their message, no traceback. In a multirun the job
+    records it (error.txt) and returns a failure marker, so the other jobs run and the summary
+    is written (Hydra skips its end callback once a job raises); the summary callback then
+    exits 1. A single run exits 1 at once."""
+    hc = HydraConfig.get()
+    out = Path(hc.runtime.output_dir)
     try:
-        hc = HydraConfig.get()
         group = f"sweep-{Path(hc.sweep.dir).name}" if hc.mode.name == "MULTIRUN" else None
         code = code_digest("pipelines.sweep", project_roots(("nmt_bottleneck", "pipelines")))
-        return run_job(cfg, hc.runtime.choices["model"], Path(hc.runtime.output_dir), group, code)
+        return run_job(cfg, hc.runtime.choices["model"], out, group, code)
     except NmtBottleneckError as e:
+        if hc.mode.name == "MULTIRUN":
+            return record_failure(out, e)
         log.error("%s", e)
         raise SystemExit(1) from None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from nmt_bottleneck.atomic import write_json_atomic
 from nmt_bottleneck.code_digest import code_digest, project_roots
 from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.models.loggers import experiment_group
 from nmt_bottleneck.training.fit import fit_variant
 from pipelines.stage import load_params, run
 
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         out=args.out,
         checkpoints=args.checkpoints,
         logs=args.logs,
-        group=args.group or f"{params.data.name}-{params.profile}",
+        group=args.group or experiment_group(params.data.name, params.profile),
         code=code_digest("pipelines.train", project_roots(("nmt_bottleneck", "pipelines"))),
     )
     if result is not None:  # DDP: rank 0 alone

@@ -10,7 +10,15 @@ import pytest
 
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.errors import ConfigError, DataError
-from nmt_bottleneck.eval.buckets import Bucket, assign, bucket_counts, make_buckets, merge_small
+from nmt_bottleneck.eval.buckets import (
+    Bucket,
+    assign,
+    bucket_counts,
+    length_buckets,
+    make_buckets,
+    merge_small,
+    source_buckets,
+)
 
 EDGES = [10, 20, 30, 40, 50, 60]
 
@@ -113,3 +121,16 @@ def test_merge_invariants_on_random_lengths(seed):
     assert_contiguous(merged)
     assert len(merged) == 1 or min(counts) >= min_count
     assert merge_small(make_buckets(edges), lengths, min_count) == merged  # deterministic
+
+
+def test_buckets_from_word_counts_are_the_sources_buckets():
+    """compare counts the words once and buckets from the counts: the same buckets as from the
+    sources."""
+    rng = random.Random(5)
+    sources = [
+        " ".join("w" * rng.randint(1, 3) for _ in range(rng.randint(0, 70))) for _ in range(300)
+    ]
+    lengths = [word_count(s) for s in sources]
+    for edges, min_count in (([10, 20, 30, 40, 50, 60], 20), ([5, 50], 1), ([30], 400)):
+        want = source_buckets(sources, edges, min_count)
+        assert length_buckets(lengths, edges, min_count) == want

@@ -14,7 +14,12 @@ from torch.nn import functional as F
 
 from nmt_bottleneck.errors import ConfigError, DataError
 from nmt_bottleneck.models import context as context_module
-from nmt_bottleneck.models.context import ContextModule, additive_energy
+from nmt_bottleneck.models.context import (
+    ContextModule,
+    StaticContext,
+    additive_energy,
+    readable_energy,
+)
 from nmt_bottleneck.models.encoder import EncoderOutput
 from nmt_bottleneck.models.initialization import INITS
 from nmt_bottleneck.models.seq2seq import Seq2Seq
@@ -50,11 +55,6 @@ def make_batch(seed: int, batch: int = 4, src_len: int = 9, tgt_len: int = 7):
 def loss_of(model: Seq2Seq, src, src_lens, tgt_in, tgt) -> torch.Tensor:
     logits = model(src, src_lens, tgt_in).logits
     return F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), ignore_index=PAD)
-
-
-def readable_energy(w_s: torch.Tensor, u_h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """e = v^T tanh(w_s + u_h), as the paper writes it: [M, K, 1, A], [M, 1, S, A] -> [M, K, S]."""
-    return (torch.tanh(w_s + u_h) @ v.T)[..., 0]
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -202,7 +202,8 @@ def test_the_context_module_keeps_its_contract(variant):
     assert isinstance(ctx, ContextModule)
     assert ctx.encoder_size == model.encoder.out_size
     assert (ctx.size, ctx.summary_size) == (model.decoder.context_size, model.decoder.summary_size)
-    assert ctx.static == (ctx.query_size is None)
+    assert ctx.static == isinstance(ctx, StaticContext)
+    assert ctx.query_size is None if ctx.static else ctx.query_size is not None
     assert ctx.query_size in (None, model.decoder.hidden_size)
     assert ctx.max_src_len in (None, MAX_SRC)
     src, src_lens, _, _ = make_batch(8)
@@ -218,6 +219,27 @@ def test_the_context_module_keeps_its_contract(variant):
                 torch.testing.assert_close(fixed, c, rtol=0, atol=0)
             else:
                 assert fixed is None and weights.shape == (4, 9)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_static_is_exactly_a_fixed_context(variant):
+    """The decoder's teacher-forcing fast path keys on `fixed(memory)`, search on `static`: for
+    every configured variant they say the same."""
+    model = make_model(variant).eval()
+    src, src_lens, _, _ = make_batch(8)
+    with torch.no_grad():
+        memory = model.encode(src, src_lens)
+    assert model.context.static == (model.context.fixed(memory) is not None)
+
+
+def test_fixed_cannot_be_overridden_apart_from_static():
+    """`fixed` follows `static` alone: a module that overrides it is refused at its definition,
+    so the two cannot disagree."""
+    with pytest.raises(TypeError, match=r"overrides ContextModule\.fixed.*subclass StaticContext"):
+
+        class Drifting(ContextModule):  # defined to be refused
+            def fixed(self, memory):
+                return memory.states[:, 0]
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

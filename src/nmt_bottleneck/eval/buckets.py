@@ -122,5 +122,9 @@ def merge_small(buckets: Sequence[Bucket], lengths: Sequence[int], min_count: in
 def source_buckets(sources: Sequence[str], edges: Sequence[int], min_count: int) -> list[Bucket]:
     """A test set's buckets: `make_buckets(edges)` merged by `merge_small` over the word counts of
     its raw sources (`eval.bucket_edges`, `eval.min_bucket`)."""
-    lengths = [word_count(s) for s in sources]
+    return length_buckets([word_count(s) for s in sources], edges, min_count)
+
+
+def length_buckets(lengths: Sequence[int], edges: Sequence[int], min_count: int) -> list[Bucket]:
+    """`source_buckets` from the sources' word counts, for a caller that needs them too."""
     return merge_small(make_buckets(list(edges)), lengths, min_count)

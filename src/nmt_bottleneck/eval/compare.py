@@ -19,7 +19,7 @@ from nmt_bottleneck.data.corpus import load_corpus
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.errors import ConfigError, DataError
 from nmt_bottleneck.eval.bleu import check_aligned, paired_bootstrap
-from nmt_bottleneck.eval.buckets import assign, source_buckets
+from nmt_bottleneck.eval.buckets import assign, length_buckets
 from nmt_bottleneck.eval.significance import PairedRow, Significance
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,9 @@ def compare_variants(
     for name in test_sets:
         srcs, refs = list(splits[name]["src"]), list(splits[name]["tgt"])
         hyps = {v: read_hyps(evaluations / v / f"{name}.hyp", refs) for v in variants}
-        buckets = source_buckets(srcs, eval_cfg.bucket_edges, eval_cfg.min_bucket)
-        where = assign([word_count(s) for s in srcs], buckets)
+        lengths = [word_count(s) for s in srcs]
+        buckets = length_buckets(lengths, eval_cfg.bucket_edges, eval_cfg.min_bucket)
+        where = assign(lengths, buckets)
         tests = {}
         for v in variants:
             if v == baseline:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+import datasets
 from omegaconf import DictConfig
 
 from nmt_bottleneck.atomic import atomic_dir
@@ -99,7 +100,8 @@ def evaluate_variant(
                     skipped[f"{name}_novel"] = view.reason
                 else:
                     test_sets[f"{name}_novel"] = view
-            heatmaps += attention_records(translations, tokenizers, srcs, name, keep)
+            positions = where_in_input(splits[name]) if keep else []
+            heatmaps += attention_records(translations, tokenizers, srcs, name, keep, positions)
         if heatmaps:
             records = [r.to_json() for r in heatmaps]
             (tmp / "attention.json").write_text(json.dumps(records), "utf-8")
@@ -216,10 +218,23 @@ def heatmap_sources(srcs: list[str], k: int) -> set[int]:
     return set(picked + others[: k - len(picked)])
 
 
+def where_in_input(split: datasets.Dataset) -> list[tuple[int, int | None]]:
+    """(line, shard) of each row in its input file, from the corpus's `line` column (and `shard`
+    for sources read from several files): rows are not lines where empty pairs were dropped."""
+    shards = split["shard"] if "shard" in split.column_names else [None] * split.num_rows
+    return list(zip(split["line"], shards, strict=True))
+
+
 def attention_records(
-    out: Translations, tokenizers: Tokenizers, srcs: list[str], test_set: str, keep: set[int]
+    out: Translations,
+    tokenizers: Tokenizers,
+    srcs: list[str],
+    test_set: str,
+    keep: set[int],
+    positions: Sequence[tuple[int, int | None]],
 ) -> list[AttentionRecord]:
-    """Source and output subwords with the weights between them, for each kept sentence."""
+    """Source and output subwords with the weights between them, for each kept sentence;
+    `positions`: each row's (line, shard) in its input file (`where_in_input`)."""
     records = []
     for i in sorted(keep):
         if i not in out.attention:
@@ -229,5 +244,8 @@ def attention_records(
         hyp = [tokenizers.tgt.id_to_piece(t) for t in out.tokens[i]]
         hyp += ["</s>"] * (weights.shape[0] - len(hyp))
         rows = [[round(float(w), 4) for w in row] for row in weights]
-        records.append(AttentionRecord(test_set, i, src[: weights.shape[1]], hyp, rows))
+        line, shard = positions[i]
+        records.append(
+            AttentionRecord(test_set, i, line, shard, src[: weights.shape[1]], hyp, rows)
+        )
     return records

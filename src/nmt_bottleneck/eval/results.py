@@ -196,19 +196,23 @@ class AttentionRecord(NamedTuple):
     """One sentence's attention weights, for a heatmap (Bahdanau et al. 2015, Figure 3)."""
 
     test_set: str
-    index: int  # 0-based row of the test set: line index + 1 of its file
+    index: int  # 0-based row of the test set (the download stage drops pairs empty on one side)
+    line: int  # 1-based line (or row) of the sentence in its input file: the corpus's `line`
+    shard: int | None  # the input file's index, for sources read from several files (Hub shards)
     source: list[str]  # source subwords (and </s>), one per column
     output: list[str]  # output subwords (and </s>), one per row
     weights: list[list[float]]  # [len(output), len(source)], rows sum to 1
 
     @property
-    def line(self) -> int:
-        """The 1-based line number of the sentence in the test set's file."""
-        return self.index + 1
+    def where(self) -> str:
+        """Where the sentence is in its input: `line 12`, or `shard 3 line 12`."""
+        return f"line {self.line}" if self.shard is None else f"shard {self.shard} line {self.line}"
 
     def to_json(self) -> dict[str, Any]:
         return self._asdict()
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AttentionRecord:
-        return cls(**d)
+        """Also reads records written before `line` and `shard` were kept (their line was the
+        row + 1)."""
+        return cls(**{"line": d["index"] + 1, "shard": None, **d})

@@ -8,11 +8,12 @@ Seq2Seq talk to it and to nothing else:
 - `size` C (the context), `summary_size` Z (what initialises the decoder), `encoder_size` D
   (the encoder state it reads), `query_size` (the decoder state it needs as the query; None:
   it takes none), `max_src_len` (the longest source it accepts; None: any length);
-- `static`: the same context at every step (it takes no query). Then `fixed(memory)` gives
-  that context [M, C] and `weights` is None; otherwise `fixed` is None and `weights` [N, S]
-  are the attention weights. `fixed` exists for one optimisation: teacher forcing of a static
-  context runs the decoder's recurrence over all steps in one call (tests/models check that it
-  equals step by step).
+- `static`: the same context at every step, true exactly for the subclasses of `StaticContext`
+  (the one place it is set; they take no query). Then `fixed(memory)` gives that context
+  [M, C] and `weights` is None; otherwise `fixed` is None and `weights` [N, S] are the
+  attention weights. `fixed` is defined once, from `static`: a subclass cannot override it.
+  `fixed` exists for one optimisation: teacher forcing of a static context runs the decoder's
+  recurrence over all steps in one call (tests/models check that it equals step by step).
 
 `forward` takes N = M * K queries for a Memory of M rows: queries rK .. rK + K - 1 all read
 row r. Training and greedy search have K = 1; beam search has K beams per sentence and keeps
@@ -48,7 +49,7 @@ Deviations from the papers (README, "Deviations from the papers"):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -104,10 +105,15 @@ class ContextModule(nn.Module, ABC):
         self.query_size = query_size  # the query's size (decoder hidden); None: takes no query
         self.max_src_len = max_src_len  # the longest source in tokens; None: any length
 
-    @property
-    def static(self) -> bool:
-        """The same context at every step: a module that takes no query cannot change it."""
-        return self.query_size is None
+    static: ClassVar[bool] = False  # the same context at every step: StaticContext sets it
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fixed" in vars(cls):
+            raise TypeError(
+                f"{cls.__name__} overrides ContextModule.fixed: it follows `static` alone. "
+                "Fix: subclass StaticContext for a context that is the same at every step."
+            )
 
     @abstractmethod
     def prepare(self, enc: EncoderOutput) -> Memory:
@@ -121,12 +127,14 @@ class ContextModule(nn.Module, ABC):
     def fixed(self, memory: Memory) -> Tensor | None:
         """A static module's context of every step [M, C]; None otherwise. Equal to
         forward(memory, query)[0] for any query with K = 1."""
-        return None
+        return memory.fixed if self.static else None
 
 
 class StaticContext(ContextModule):
     """A context computed once per sentence from the encoder output and fed at every step; it
-    also initialises the decoder (summary = c)."""
+    also initialises the decoder (summary = c). The only static kind of context module."""
+
+    static = True
 
     def __init__(self, encoder_size: int, size: int, max_src_len: int | None) -> None:
         super().__init__(encoder_size, size, size, None, max_src_len)
@@ -141,9 +149,6 @@ class StaticContext(ContextModule):
 
     def forward(self, memory: Memory, query: Tensor) -> tuple[Tensor, None]:
         return per_query(memory.fixed, query.shape[0]), None  # [N, C]
-
-    def fixed(self, memory: Memory) -> Tensor:
-        return memory.fixed  # [M, C]
 
 
 class FinalState(StaticContext):
@@ -214,15 +219,23 @@ class BahdanauAttention(ContextModule):
             )
         queries, (rows, src_len, dim) = query.shape[0], memory.states.shape
         k = group_size(memory.states, queries)  # K queries per Memory row
-        # e_ij = v^T tanh(W s_{i-1} + U h_j): query i's energy for source position j
         w_s = self.query_proj(query).view(rows, k, 1, -1)  # [M, K, 1, A] W s_{i-1} (+ b)
         u_h = memory.keys[:, None]  # [M, 1, S, A] U h_j, projected once per batch
-        e = additive_energy(w_s, u_h, self.energy.weight)  # [M, K, S] e_ij + sum(v)
-        # a_ij = softmax_j(e_ij) over real tokens; sum(v), the same for every j, cancels
+        v = self.energy.weight  # [1, A]
+        e = additive_energy(w_s, u_h, v)  # [M, K, S] = readable_energy(w_s, u_h, v)
+        # = e_ij = v^T tanh(W s_{i-1} + U h_j) (+ sum(v), a constant the softmax cancels)
+        # a_ij = softmax_j(e_ij) over real tokens
         e = e.masked_fill(~memory.mask[:, None], float("-inf"))  # [M, K, S]
         a = torch.softmax(e, dim=-1)  # [M, K, S], exactly 0 on pads
         c = torch.bmm(a, memory.states)  # [M, K, D] c_i = sum_j a_ij h_j
         return c.view(queries, dim), a.view(queries, src_len)
+
+
+def readable_energy(w_s: Tensor, u_h: Tensor, v: Tensor) -> Tensor:
+    """e = v^T tanh(w_s + u_h), as the paper writes it: w_s [M, K, 1, A], u_h [M, 1, S, A],
+    v [1, A] -> [M, K, S]. The reference that `additive_energy` is tested and benchmarked
+    against (tests/models/test_invariants.py, benchmarks/attention_energy.py)."""
+    return F.linear(torch.tanh(w_s + u_h), v).squeeze(-1)  # [M, K, S]
 
 
 def additive_energy(w_s: Tensor, u_h: Tensor, v: Tensor) -> Tensor:

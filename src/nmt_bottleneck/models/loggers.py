@@ -19,6 +19,11 @@ from nmt_bottleneck.errors import ConfigError
 KINDS = ("wandb", "csv")
 
 
+def experiment_group(data_name: str, profile: str) -> str:
+    """The W&B group of the DVC pipeline's runs (training and report): `<data.name>-<profile>`."""
+    return f"{data_name}-{profile}"
+
+
 def make_logger(
     kind: Literal["wandb", "csv"],
     project: str,

@@ -129,7 +129,8 @@ def draw_curves(
 
 def draw_heatmaps(evaluations: Path, variants: list[str], out: Path) -> list[tuple[str, str]]:
     """A heatmap per sentence of each variant's `attention.json` (variants whose context module
-    gives attention weights); captions name the sentence's 1-based line in the test set."""
+    gives attention weights); captions name the sentence's 1-based line in its input file
+    (and the file, for sources read from several)."""
     drawn = []
     for v in variants:
         path = evaluations / v / "attention.json"
@@ -137,8 +138,9 @@ def draw_heatmaps(evaluations: Path, variants: list[str], out: Path) -> list[tup
             continue
         for d in json.loads(path.read_text(encoding="utf-8")):
             r = AttentionRecord.from_json(d)
-            name = f"attention_{v}_{r.test_set}_{r.line}"
-            caption = f"{v}, {r.test_set} line {r.line}"
+            shard = "" if r.shard is None else f"{r.shard}_"
+            name = f"attention_{v}_{r.test_set}_{shard}{r.line}"
+            caption = f"{v}, {r.test_set} {r.where}"
             figures.attention_heatmap(r.source, r.output, r.weights, caption, out / name)
             drawn.append((caption, f"figures/{name}.png"))
     return drawn

@@ -1,21 +1,39 @@
 """One job of the Hydra multirun door: tokenize (through the shared cache), train and evaluate
 one variant with the DVC stages' own library calls (`fit_variant`, `evaluate_variant`), writing
 the job folder: params.yaml (the job's composition), models/<variant>/, train.json,
-checkpoints/, logs/, evaluations/, eval.json and eval.details.json."""
+checkpoints/, logs/, evaluations/, eval.json and eval.details.json; or, for a job stopped by
+one of our errors in a multirun, `error.txt` (`record_failure`), so the summary lists it."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
-from nmt_bottleneck.atomic import write_json_atomic
+from nmt_bottleneck.atomic import write_json_atomic, write_text_atomic
 from nmt_bottleneck.eval.evaluate import evaluate_variant
+from nmt_bottleneck.models.loggers import experiment_group
+from nmt_bottleneck.sweep.summary import ERROR_FILE
 from nmt_bottleneck.sweep.tokenized_cache import tokenized_cache
 from nmt_bottleneck.training.fit import check_settings, fit_variant
 
 log = logging.getLogger(__name__)
+
+
+class JobFailed(NamedTuple):
+    """A multirun job's return value when one of our errors stopped it (its message)."""
+
+    error: str
+
+
+def record_failure(out: Path, error: Exception) -> JobFailed:
+    """Log the error that stopped the job in folder `out`, write it to `out/error.txt` for the
+    sweep's summary, and return the job's failure marker."""
+    log.error("%s", error)
+    write_text_atomic(f"{error}\n", out / ERROR_FILE)
+    return JobFailed(str(error))
 
 
 def job_params(cfg: DictConfig, variant: str, out: Path) -> Path:
@@ -62,7 +80,7 @@ def train_job(
         out=out / "models" / variant,
         checkpoints=out / "checkpoints",
         logs=out / "logs",
-        group=group or f"{cfg.data.name}-{cfg.profile}",
+        group=group or experiment_group(cfg.data.name, cfg.profile),
         code=code,
     )
     if result is not None:  # DDP: rank 0 alone
