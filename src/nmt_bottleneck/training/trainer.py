@@ -61,7 +61,8 @@ def training_steps(
     trainer: dict[str, Any], train: dict[str, Any], batches_per_epoch: Callable[[int], int]
 ) -> int:
     """The optimizer steps to train: `train.max_steps`, or `train.max_epochs` x the batches per
-    epoch of each process (`batches_per_epoch(world_size)`: under DDP each trains its share).
+    epoch of each process (`batches_per_epoch(world_size)`: under DDP each trains its share;
+    every epoch is epoch 0's batch count, data/batching.py says why).
     Handing Lightning max_steps either way keeps one code path: the linear schedule ends there,
     and the last step is validated. (Lightning's own max_epochs with the schedule's length from
     `estimated_stepping_batches` loads the training data before training, and then trains one
