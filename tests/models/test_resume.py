@@ -30,7 +30,7 @@ from tests.wandb_log import summarize
 SETTINGS = [
     "train.max_steps=10",
     "train.val_every_steps=2",
-    "train.log_every_steps=2",
+    "logger.every_steps=2",
     "sizes.dropout=0.0",
 ]
 VARIANT = "attention"

@@ -1,5 +1,6 @@
 """The Lightning Trainer of a training run, from the `trainer` (Lightning's settings) and
-`train` (length, validation, logging intervals) config, with the run's callbacks."""
+`train` (length, validation) config and the logging interval (`logger.every_steps`), with the
+run's callbacks."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def build_trainer(
     checkpoints: Path,
     logger: Logger | bool,
     batches_per_epoch: Callable[[int], int],
+    log_every: int,
 ) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Trainer and its best-checkpoint callback: `best.ckpt` in `checkpoints` when val/loss
     improves, `last.ckpt` at every validation (what a restarted run resumes from). Training
-    length: `training_steps`."""
+    length: `training_steps`. `log_every` (logger.every_steps): metrics logged, and a log file's
+    progress bar redrawn, every that many steps."""
     best = ModelCheckpoint(
         dirpath=checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1
     )
@@ -40,7 +43,7 @@ def build_trainer(
         **trainer,
         max_steps=training_steps(trainer, train, batches_per_epoch),
         val_check_interval=train["val_every_steps"],
-        log_every_n_steps=train["log_every_steps"],
+        log_every_n_steps=log_every,
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,
         default_root_dir=str(checkpoints),
@@ -50,7 +53,7 @@ def build_trainer(
             SaveLast(Path(checkpoints) / LAST),  # after `best`: see SaveLast
             EarlyStopping("val/loss", patience=train["patience"]),
             LearningRateMonitor("step"),
-            progress_bar(train["log_every_steps"]),
+            progress_bar(log_every),
             ValidateLastStep(),
         ],
     )
