@@ -4,8 +4,12 @@ exactly when its result would be the same."""
 
 from __future__ import annotations
 
+import shutil
+
+import datasets
 from omegaconf import OmegaConf
 
+from nmt_bottleneck.data.corpus import split_fingerprint
 from nmt_bottleneck.training.fit import run_settings
 
 TRAIN = {
@@ -36,3 +40,22 @@ def test_loader_workers_are_not_in_the_fingerprint(tokenized):
     data = tokenized[0]
     assert fingerprint(data, num_workers=2) == fingerprint(data, num_workers=0)
     assert fingerprint(data, max_tokens=1000) != fingerprint(data)
+
+
+def test_each_split_the_run_reads_is_in_the_fingerprint(tokenized, tmp_path):
+    """The validation split picks the best checkpoint and stops training early: another valid
+    split (same train split) is another run, and so is another train split. The same bytes
+    elsewhere are the same run."""
+    data = tokenized[0]
+    shutil.copytree(data, tmp_path / "copy")
+    assert fingerprint(str(tmp_path / "copy")) == fingerprint(data)
+    corpus = datasets.load_from_disk(data)
+    for split in ("train", "valid"):  # the folder copied, one split one row shorter
+        shutil.copytree(data, tmp_path / split)
+        shutil.rmtree(tmp_path / split / split)
+        corpus[split].select(range(corpus[split].num_rows - 1)).save_to_disk(
+            str(tmp_path / split / split)
+        )
+        other = "valid" if split == "train" else "train"
+        assert split_fingerprint(tmp_path / split, other) == split_fingerprint(data, other)
+        assert fingerprint(str(tmp_path / split)) != fingerprint(data), split

@@ -3,9 +3,9 @@
 A run's checkpoint folder holds Lightning's `last.ckpt` (model, optimizer, scheduler, loop
 progress, the training sampler's position), written at every validation, and `run.json`: a
 fingerprint of everything that determines the training (variant config, training and Trainer
-settings, seed, the encoded data's fingerprint, and a digest of the code that trains:
-nmt_bottleneck/code_digest.py) and the W&B run id. A run killed before a code change is never
-continued by the new code: the weights it wrote would belong to neither version.
+settings, seed, the fingerprints of the encoded train and valid splits, and a digest of the code
+that trains: nmt_bottleneck/code_digest.py) and the W&B run id. A run killed before a code
+change is never continued by the new code: the weights it wrote would belong to neither version.
 Started again with the same fingerprint, training resumes from `last.ckpt` and logs to the same
 W&B run; with a different fingerprint, the old checkpoints are stale and are removed. A run that
 finished is marked complete: running the stage again (DVC does when code changed) trains anew

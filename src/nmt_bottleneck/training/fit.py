@@ -145,15 +145,16 @@ def run_settings(
     code: str,
 ) -> dict[str, Any]:
     """The run's fingerprint (models/resume.py): what its weights depend on. The variant's
-    resolved `config`, `train` but for NOT_IN_FINGERPRINT, `trainer`, `seed`, the encoded train
-    split's fingerprint, and the `code` digest."""
+    resolved `config`, `train` but for NOT_IN_FINGERPRINT, `trainer`, `seed`, the fingerprints
+    of the encoded train and valid splits (validation picks the best checkpoint and stops
+    early), and the `code` digest."""
     kept = {k: v for k, v in OmegaConf.to_container(train).items() if k not in NOT_IN_FINGERPRINT}
     return {
         "variant": config,
         "train": kept,
         "trainer": OmegaConf.to_container(trainer),
         "seed": seed,
-        "data": split_fingerprint(data, "train"),
+        "data": {split: split_fingerprint(data, split) for split in ("train", "valid")},
         "code": code,
     }
 
