@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.data.corpus import split_fingerprint
 from nmt_bottleneck.training.fit import run_settings
+from tests.helpers import ROOT
 
 TRAIN = {
     "max_steps": 30,
@@ -59,3 +60,33 @@ def test_each_split_the_run_reads_is_in_the_fingerprint(tokenized, tmp_path):
         other = "valid" if split == "train" else "train"
         assert split_fingerprint(tmp_path / split, other) == split_fingerprint(data, other)
         assert fingerprint(str(tmp_path / split)) != fingerprint(data), split
+
+
+def test_a_context_class_in_a_new_module_is_in_the_fingerprint(tokenized, tmp_path):
+    """Config builds the context module by name (`_target_`), so no import walk from the stage
+    reaches a context class in a file of its own: the run's fingerprint must digest it anyway,
+    or a killed run resumes with that file changed."""
+    shutil.copytree(
+        ROOT / "src" / "nmt_bottleneck",
+        tmp_path / "nmt_bottleneck",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    new = tmp_path / "nmt_bottleneck" / "models" / "luong.py"
+    new.write_text(
+        "from nmt_bottleneck.models.context import BahdanauAttention\n\n\n"
+        "class Luong(BahdanauAttention):\n    pass\n"
+    )
+    roots = {"nmt_bottleneck": tmp_path}
+    config = {
+        "variant": "luong",
+        "arch": {"context": {"_target_": "nmt_bottleneck.models.luong.Luong"}},
+    }
+    trainer = OmegaConf.create({"accelerator": "cpu", "devices": 1})
+
+    def settings() -> dict:
+        return run_settings(config, OmegaConf.create(TRAIN), trainer, 0, tokenized[0], "c", roots)
+
+    before = settings()
+    assert settings() == before
+    new.write_text(new.read_text() + "\n# changed\n")
+    assert settings() != before

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.atomic import atomic_dir
+from nmt_bottleneck.code_digest import config_code_digest, project_roots
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.corpus import split_fingerprint
 from nmt_bottleneck.data.datamodule import TranslationDataModule
@@ -60,6 +62,7 @@ LOGGER_KEYS = ("kind", "project", "mode", "every_steps")
 # They stay in the train stage's DVC params (all of `train`): changing one re-runs the stage, to
 # the same weights, rather than listing every other `train` key in dvc.yaml one by one.
 NOT_IN_FINGERPRINT = ("num_workers",)
+PROJECT = ("nmt_bottleneck", "pipelines")  # the packages whose code a run's fingerprint digests
 
 
 def fit_variant(
@@ -143,12 +146,16 @@ def run_settings(
     seed: int,
     data: Path,
     code: str,
+    roots: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
     """The run's fingerprint (models/resume.py): what its weights depend on. The variant's
     resolved `config`, `train` but for NOT_IN_FINGERPRINT, `trainer`, `seed`, the fingerprints
     of the encoded train and valid splits (validation picks the best checkpoint and stops
-    early), and the `code` digest."""
+    early), the `code` digest (the entry's import walk), and `config_code`: the code that the
+    config's `_target_`s reach, found in `roots` (default: this process's nmt_bottleneck and
+    pipelines), which an import walk from the entry misses (a context class in a new file)."""
     kept = {k: v for k, v in OmegaConf.to_container(train).items() if k not in NOT_IN_FINGERPRINT}
+    roots = project_roots(PROJECT) if roots is None else roots
     return {
         "variant": config,
         "train": kept,
@@ -156,6 +163,7 @@ def run_settings(
         "seed": seed,
         "data": {split: split_fingerprint(data, split) for split in ("train", "valid")},
         "code": code,
+        "config_code": config_code_digest(config, roots),
     }
 
 
