@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import Logger
 
-from nmt_bottleneck.models.resume import LAST
+from nmt_bottleneck.models.resume import BEST, LAST
 from nmt_bottleneck.training.callbacks import SaveLast, ValidateLastStep
 
 
@@ -37,7 +37,11 @@ def build_trainer(
     length: `training_steps`. `log_every` (logger.every_steps): metrics logged, and a log file's
     progress bar redrawn, every that many steps."""
     best = ModelCheckpoint(
-        dirpath=checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1
+        dirpath=checkpoints,
+        filename=BEST.removesuffix(".ckpt"),
+        monitor="val/loss",
+        mode="min",
+        save_top_k=1,
     )
     built = L.Trainer(
         **trainer,
