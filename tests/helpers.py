@@ -19,7 +19,7 @@ SMALL = {
     "tokenizer.vocab_size": 600,
     "train.max_steps": 6,
     "train.val_every_steps": 3,
-    "train.log_every_steps": 3,
+    "logger.every_steps": 3,
 }
 
 
@@ -90,14 +90,14 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 def edit_conf(repo: Path, changes: dict) -> None:
     """Edit the repository's conf/ as a user would (DVC recomposes params.yaml from conf/ on
     every `dvc exp run`, so this, not params.yaml, is where settings live), then recompose.
-    Keys: `data.source.*` (conf/data/synthetic.yaml), `train.*` and `sizes.*` (the smoke
-    experiment profile), anything else (conf/config.yaml)."""
+    Keys: `data.source.*` (conf/data/synthetic.yaml), `train.*`, `sizes.*` and `logger.*` (the
+    smoke experiment profile), anything else (conf/config.yaml)."""
     from omegaconf import OmegaConf
 
     for key, value in changes.items():
         if key.startswith("data.source."):
             path, local = repo / "conf/data/synthetic.yaml", key.removeprefix("data.")
-        elif key.startswith(("train.", "sizes.")):
+        elif key.startswith(("train.", "sizes.", "logger.")):
             path, local = repo / "conf/experiment/smoke.yaml", key
         else:
             path, local = repo / "conf/config.yaml", key

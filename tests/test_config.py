@@ -183,6 +183,7 @@ def test_every_logger_option_builds(tmp_path, logger):
     from nmt_bottleneck.models.loggers import make_logger
 
     settings = compose(tmp_path, f"logger={logger}")["logger"]
+    assert settings.pop("every_steps") > 0  # the Trainer's logging interval (training/trainer.py)
     built = make_logger(
         **settings, run="attention", group="test", config={}, save_dir=tmp_path / "logs"
     )
@@ -219,3 +220,22 @@ def test_a_novel_view_must_name_a_test_set():
     data.novel_views = "test"  # `-S data.novel_views=test`: a string, not a list
     with pytest.raises(ConfigError, match=r"must be a list of test sets.*Fix:"):
         check_novel_views(data)
+
+
+def test_the_logging_interval_is_a_logging_setting_the_train_stage_does_not_read(tmp_path):
+    """`logger.every_steps` (how often to log and redraw the progress bar) changes no weight:
+    changing it, with either logger, leaves every param the train stage declares unchanged,
+    so DVC re-trains nothing. Each profile sets its own interval over the logger's default."""
+    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["do"]["params"]
+
+    def train_params(*overrides: str) -> dict:
+        composed = compose(tmp_path, *overrides)
+        assert composed["logger"]["every_steps"] > 0
+        return {
+            key: OmegaConf.select(OmegaConf.create(composed), key.replace("${key}", "attention"))
+            for key in declared
+        }
+
+    assert train_params("logger.every_steps=7", "logger=csv") == train_params()
+    smoke = OmegaConf.load(ROOT / "conf/experiment/smoke.yaml").logger.every_steps
+    assert compose(tmp_path, "experiment=smoke", "logger=csv")["logger"]["every_steps"] == smoke

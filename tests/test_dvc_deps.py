@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from nmt_bottleneck import code_digest
 from tests.helpers import ROOT
@@ -46,6 +47,13 @@ def is_inert(path: Path) -> bool:
     return True
 
 
+def variant_targets() -> set[str]:
+    """The project modules params.yaml's variants name by `_target_` (built by name: no import
+    reaches them, yet a stage over `${variants}` runs them)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    return code_digest.target_modules(code_digest.config_targets(params["variants"]), PACKAGES)
+
+
 def stages() -> dict[str, dict]:
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     return {name: stage.get("do", stage) for name, stage in spec.items()}
@@ -56,6 +64,8 @@ def test_every_module_a_stage_runs_is_a_dependency(name):
     stage = stages()[name]
     entry = re.search(r"python -m (\S+)", stage["cmd"]).group(1)
     code = stage_code(entry)
+    if "${key}" in stage["cmd"]:  # one stage per variant: it builds the variant's classes
+        code |= code_digest.stage_code(entry, PACKAGES, also=variant_targets())
     assert module_file(entry) in code
     listed = {ROOT / d for d in stage["deps"]}
     missing = sorted(
@@ -128,3 +138,32 @@ def test_the_train_stage_declares_what_changes_the_weights_and_no_logging_settin
     params = stages()["train"]["params"]
     assert not {"logger", "profile", "data.name"} & set(params)
     assert {"seed", "variants.${key}", "train", "trainer"} <= set(params)
+
+
+def test_the_walk_reaches_classes_config_names_by_target(tmp_path, monkeypatch):
+    """A `_target_` names a class no import reaches: its module and that module's imports are
+    walked and digested from the config; a target outside the project is not walked."""
+    pkg = tmp_path / "pipelines"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""doc"""\n')
+    (pkg / "entry.py").write_text("import os\n")
+    (pkg / "luong.py").write_text("from pipelines import scores\n\n\nclass Luong:\n    pass\n")
+    (pkg / "scores.py").write_text("SCALE = 1\n")
+    monkeypatch.setitem(PACKAGES, "pipelines", tmp_path)
+    cfg = OmegaConf.create(
+        {
+            "arch": {"context": {"_target_": "pipelines.luong.Luong"}},
+            "x": [{"_target_": "os.path.join"}],
+        }
+    )
+    assert code_digest.config_targets(cfg) == {"pipelines.luong.Luong", "os.path.join"}
+    modules = code_digest.target_modules(code_digest.config_targets(cfg), PACKAGES)
+    assert modules == {"pipelines.luong"}
+    assert {p.name for p in stage_code("pipelines.entry")} == {"__init__.py", "entry.py"}
+    also = code_digest.stage_code("pipelines.entry", PACKAGES, also=modules)
+    assert {p.name for p in also} == {"__init__.py", "entry.py", "luong.py", "scores.py"}
+    before = code_digest.config_code_digest(cfg, PACKAGES)
+    (pkg / "entry.py").write_text("import sys\n")  # not reached from the config
+    assert code_digest.config_code_digest(cfg, PACKAGES) == before
+    (pkg / "scores.py").write_text("SCALE = 2\n")
+    assert code_digest.config_code_digest(cfg, PACKAGES) != before

@@ -89,7 +89,7 @@ def test_batches_match_the_plain_algorithm(max_tokens, bucket):
     sampler = TokenBudgetSampler(lengths, max_tokens, True, 7, bucket_batches=bucket)
     for epoch in (0, 1):
         sampler.set_epoch(epoch)
-        assert list(sampler) == reference_batches(lengths, max_tokens, 7, epoch, bucket)
+        assert sampler.mine() == reference_batches(lengths, max_tokens, 7, epoch, bucket)
 
 
 def test_batches_counted_in_sentences():
@@ -179,3 +179,49 @@ def test_a_restored_sampler_continues_its_epoch_after_the_trained_batches(traine
     fresh = TokenBudgetSampler(lengths, max_tokens=300, shuffle=True, seed=5)
     fresh.set_epoch(3)
     assert list(again) == list(fresh)
+
+
+def epochs_of_other_lengths(lengths: list[int], replicas: int) -> tuple[int, int, int]:
+    """A seed, and two later epochs whose plans (this rank's share) hold fewer and more batches
+    than epoch 0's: searched, small buckets make the counts vary."""
+    for seed in range(100):
+        sampler = TokenBudgetSampler(
+            lengths, 300, True, seed, bucket_batches=3, num_replicas=replicas
+        )
+        counts = []
+        for epoch in range(30):
+            sampler.set_epoch(epoch)
+            counts.append(len(sampler.mine()))
+        shorter = [e for e, c in enumerate(counts) if c < counts[0]]
+        longer = [e for e, c in enumerate(counts) if c > counts[0]]
+        if shorter and longer:
+            return seed, shorter[0], longer[0]
+    raise AssertionError("no seed gives epochs both shorter and longer than epoch 0")
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_an_epoch_is_epoch_zeros_length_whichever_epoch_is_loaded(replicas):
+    """Lightning reads len() once: a sampler restored into a later epoch whose plan has another
+    batch count must report the fresh sampler's length, and serve that epoch's plan cut there,
+    as the uninterrupted run (whose epochs are that long) does."""
+    lengths = hansard_like_lengths(800)
+    seed, *epochs = epochs_of_other_lengths(lengths, replicas)
+
+    def sampler() -> TokenBudgetSampler:
+        return TokenBudgetSampler(lengths, 300, True, seed, bucket_batches=3, num_replicas=replicas)
+
+    fresh = sampler()
+    n = len(fresh)
+    assert n == len(fresh.mine()) and list(fresh) == fresh.mine()  # epoch 0: all of its plan
+    for epoch in epochs:
+        for trained in (0, 2):
+            restored = sampler()
+            restored.load_state_dict({"epoch": epoch, "trained": trained})
+            restored.set_epoch(epoch)
+            assert len(restored) == n
+            plan = restored.mine()
+            assert len(plan) != n
+            assert list(restored) == plan[trained:n]
+            uninterrupted = sampler()  # the same epoch reached by set_epoch, as a run does
+            uninterrupted.set_epoch(epoch)
+            assert len(uninterrupted) == n and list(uninterrupted)[trained:] == list(restored)

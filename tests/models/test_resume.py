@@ -30,7 +30,7 @@ from tests.wandb_log import summarize
 SETTINGS = [
     "train.max_steps=10",
     "train.val_every_steps=2",
-    "train.log_every_steps=2",
+    "logger.every_steps=2",
     "sizes.dropout=0.0",
 ]
 VARIANT = "attention"
@@ -145,3 +145,19 @@ def test_only_an_unfinished_run_with_the_same_settings_resumes(tmp_path):
     changed = prepare_run(tmp_path / "ckpt", {"lr": 5e-4})
     assert changed.resume_from is None and changed.run_id != finished.run_id
     assert not (tmp_path / "ckpt" / "last.ckpt").exists()  # stale checkpoints are gone
+
+
+def test_a_best_checkpoint_ahead_of_the_last_one_is_dropped_on_resuming(tmp_path):
+    """A kill between a validation's best.ckpt and last.ckpt writes: resuming removes best.ckpt
+    (the resumed run writes it again), and keeps one that is not ahead."""
+    import torch
+
+    from nmt_bottleneck.models.resume import BEST, LAST, prepare_run
+
+    folder = tmp_path / "ckpt"
+    run = prepare_run(folder, {"lr": 1e-3})
+    for best_step, kept in ((4, True), (8, True), (12, False)):
+        torch.save({"global_step": 8, "state_dict": {}}, folder / LAST)
+        torch.save({"global_step": best_step, "state_dict": {}}, folder / BEST)
+        assert prepare_run(folder, {"lr": 1e-3}) == (folder / LAST, run.run_id)
+        assert (folder / BEST).is_file() == kept, best_step

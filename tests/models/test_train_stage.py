@@ -28,7 +28,7 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     result, out = train(tmp_path, tokenized, "attention", "train.max_tokens=300")
     assert result.returncode == 0, result.stderr[-3000:]
     # stdout is a pipe, as under `dvc queue logs`: the bar is drawn as training goes, every
-    # log_every_steps (2) steps, not once at the end.
+    # logger.every_steps (2) steps, not once at the end.
     assert {"2", "4", "6", "8"} <= set(re.findall(r"\b(\d)/8\b", result.stdout))
     # run.json sits in the checkpoint folder from the start; Lightning's not-empty warning is
     # silenced because prepare_run decides what that folder holds (warned there before)

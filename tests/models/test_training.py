@@ -3,6 +3,7 @@ pipeline's own code (synthetic source -> word counts -> SentencePiece -> encode)
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import lightning as L
@@ -201,6 +202,14 @@ def test_optim_settings_are_checked_before_training(optim, train, message):
 )
 def test_schedules_that_can_run_pass_the_check(train):
     check_optim(OPTIM, {**TRAIN, **train}, "v.optim")
+
+
+def test_a_schedule_error_names_the_train_group_it_came_from():
+    """The schedule is `train`'s alone (one source of truth): check_optim names `train.*` in
+    its errors and takes no other name for that group."""
+    with pytest.raises(ConfigError, match=r"train\.max_steps"):
+        check_optim(OPTIM, {**TRAIN, "warmup_steps": 20, "max_steps": 20}, "v.optim")
+    assert list(inspect.signature(check_optim).parameters) == ["optim", "train", "key"]
 
 
 @pytest.mark.parametrize("replicas", [1, 2])

@@ -10,7 +10,7 @@ import yaml
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from tests.helpers import run_module
 
-SHORT = ["train.max_steps=8", "train.val_every_steps=4", "train.log_every_steps=2"]
+SHORT = ["train.max_steps=8", "train.val_every_steps=4", "logger.every_steps=2"]
 
 
 def stage_args(tmp_path: Path, data: str, variant: str, *overrides: str) -> list[str]:

@@ -8,6 +8,13 @@ itself, and `set_epoch` reshuffles deterministically from (seed, epoch).
 A resumable run: the sampler's `state_dict()` is the epoch and how many of its batches were
 trained on (`advance()` counts them as the trainer consumes them, not as the loader fetches
 them: a loader fetches ahead), and `load_state_dict()` continues that epoch after them.
+
+An epoch's length is fixed: epoch 0's batch count `n` (this rank's share), for every epoch.
+Each epoch's plan has its own count (bucketing packs different rows together), but Lightning
+reads `len()` once, when the fit starts, and ends an epoch after that many batches. So `len()`
+is `n` whichever epoch is loaded, and an epoch serves at most `n` batches of its plan (a plan
+with fewer ends early). A run resumed in a later epoch then trains exactly what the
+uninterrupted run does, which never sees past `n` either.
 """
 
 from __future__ import annotations
@@ -108,6 +115,7 @@ class TokenBudgetSampler:
         self.seed, self.bucket_batches, self.epoch = seed, bucket_batches, 0
         self.num_replicas, self.rank, self.equal_shares = num_replicas, rank, equal_shares
         self._planned: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
+        self._length: int | None = None  # epoch 0's batch count (this rank's): every epoch's
         self.trained = 0  # batches of the current epoch trained on (this rank's)
 
     @property
@@ -134,9 +142,13 @@ class TokenBudgetSampler:
 
     def batches(self) -> list[list[int]]:
         """The epoch's batches in serving order (for evaluation shards: of this rank's rows)."""
-        if self._planned is not None and self._planned[0] == self.epoch:
-            return self._planned[1]
-        rng = random.Random(f"{self.seed}/{self.epoch}")
+        if self._planned is None or self._planned[0] != self.epoch:
+            self._planned = (self.epoch, self.plan(self.epoch))
+        return self._planned[1]
+
+    def plan(self, epoch: int) -> list[list[int]]:
+        """Epoch `epoch`'s batches, all ranks' (for evaluation shards: this rank's rows)."""
+        rng = random.Random(f"{self.seed}/{epoch}")
         order = list(range(len(self.lengths)))
         if self.shuffle:
             rng.shuffle(order)
@@ -153,7 +165,6 @@ class TokenBudgetSampler:
             batches += self.pack(chunk)
         if self.shuffle:
             rng.shuffle(batches)
-        self._planned = (self.epoch, batches)
         return batches
 
     def pack(self, rows: list[int]) -> list[list[int]]:
@@ -170,14 +181,23 @@ class TokenBudgetSampler:
         return [*batches, current] if current else batches
 
     def mine(self) -> list[list[int]]:
-        """This rank's batches of the epoch."""
-        batches = self.batches()
+        """This rank's batches of the current epoch's plan (all of them; `__iter__` serves at
+        most `len(self)`)."""
+        return self.share(self.batches())
+
+    def share(self, batches: list[list[int]]) -> list[list[int]]:
+        """This rank's batches of a plan."""
         if not self.equal_shares:
             return batches  # already this rank's rows only
         return batches[self.rank :: self.num_replicas][: len(batches) // self.num_replicas]
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self.mine()[self.trained :]
+        """The current epoch's batches after the `trained` ones, up to `len(self)` in all."""
+        yield from self.mine()[self.trained : len(self)]
 
     def __len__(self) -> int:
-        return len(self.mine())
+        """Batches per epoch, every epoch: epoch 0's count (the module docstring says why)."""
+        if self._length is None:
+            first = self.batches() if self.epoch == 0 else self.plan(0)
+            self._length = len(self.share(first))
+        return self._length

@@ -125,7 +125,8 @@ class TranslationDataModule(L.LightningDataModule):
         )
 
     def train_batches(self, num_replicas: int) -> int:
-        """Training batches per epoch of each of `num_replicas` processes (after setup)."""
+        """Training batches per epoch of each of `num_replicas` processes (after setup): epoch
+        0's count, every epoch's length (TokenBudgetSampler.__len__)."""
         return len(self.sampler("train", True, num_replicas, 0))
 
     def train_dataloader(self) -> DataLoader:

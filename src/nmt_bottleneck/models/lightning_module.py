@@ -167,9 +167,7 @@ class Seq2SeqModule(L.LightningModule):
 SCHEDULE = ("lr", "scheduler", "warmup_steps")  # Seq2SeqModule arguments set by `train`
 
 
-def check_optim(
-    optim: Mapping[str, Any], train: Mapping[str, Any], key: str, train_key: str = "train"
-) -> None:
+def check_optim(optim: Mapping[str, Any], train: Mapping[str, Any], key: str) -> None:
     """The optimizer settings `key` (`variants.<id>.optim`; a sweep's `model.optim`) and the
     schedule in `train`, checked before any data work (a sweep job may tokenize for minutes):
     every Seq2SeqModule argument present, none unknown, and a schedule that fits the training
@@ -177,4 +175,4 @@ def check_optim(
     check runs again when training starts)."""
     check_arguments(optim, Seq2SeqModule, key, given=("model", "pad_id", *SCHEDULE))
     if train.get("max_steps") is not None:
-        check_schedule(train["scheduler"], train["warmup_steps"], train["max_steps"], train_key)
+        check_schedule(train["scheduler"], train["warmup_steps"], train["max_steps"], "train")

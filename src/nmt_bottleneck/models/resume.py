@@ -3,13 +3,25 @@
 A run's checkpoint folder holds Lightning's `last.ckpt` (model, optimizer, scheduler, loop
 progress, the training sampler's position), written at every validation, and `run.json`: a
 fingerprint of everything that determines the training (variant config, training and Trainer
-settings, seed, the encoded data's fingerprint, and a digest of the code that trains:
-nmt_bottleneck/code_digest.py) and the W&B run id. A run killed before a code change is never
-continued by the new code: the weights it wrote would belong to neither version.
+settings, seed, the fingerprints of the encoded train and valid splits, and a digest of the code
+that trains: nmt_bottleneck/code_digest.py) and the W&B run id. A run killed before a code
+change is never continued by the new code: the weights it wrote would belong to neither version.
 Started again with the same fingerprint, training resumes from `last.ckpt` and logs to the same
 W&B run; with a different fingerprint, the old checkpoints are stale and are removed. A run that
 finished is marked complete: running the stage again (DVC does when code changed) trains anew
 rather than "resuming" a finished run and returning its stale model.
+
+Edges:
+- A kill between a validation's `best.ckpt` and its `last.ckpt` (written in that order,
+  training/callbacks.py SaveLast) leaves `best.ckpt` a validation ahead of `last.ckpt`. Training
+  is deterministic, so the resumed run replays that validation and rewrites `best.ckpt` with the
+  same bytes; still, a resume drops such a `best.ckpt` (`drop_best_ahead`), so that the best
+  weights can only come from the run being continued, never from steps it has not reached.
+- Multi-node DDP started by srun or torchrun (every rank started by the launcher, not by rank
+  0): `prepare_run` trusts that rank 0 has decided before the others read `run.json`, which such
+  launchers do not promise. A rank may read the previous run's `run.json` (or none yet, and
+  fail) and resume or not unlike rank 0: a limitation. There, delete the checkpoint folder
+  before a restart whose settings or code changed.
 """
 
 from __future__ import annotations
@@ -22,10 +34,12 @@ import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
+
 from nmt_bottleneck.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
-RUN_FILE, LAST = "run.json", "last.ckpt"
+RUN_FILE, LAST, BEST = "run.json", "last.ckpt", "best.ckpt"
 
 
 class RunState(NamedTuple):
@@ -41,7 +55,8 @@ def prepare_run(directory: Path, settings: dict[str, Any], primary: bool = True)
     """Decide between resuming and starting afresh in `directory`, and record the run.
 
     Only the primary process (global rank 0) decides and writes. Under DDP the other ranks are
-    started by rank 0 after it decided, and follow its `run.json` without touching anything.
+    started by rank 0 after it decided, and follow its `run.json` without touching anything
+    (ranks a launcher starts alongside rank 0 may read it first: the module docstring).
     """
     directory = Path(directory)
     digest = fingerprint(settings)
@@ -62,6 +77,7 @@ def prepare_run(directory: Path, settings: dict[str, Any], primary: bool = True)
             log.info("the run in %s had finished: training anew", directory)
         else:
             log.info("resuming from %s (W&B run %s)", last, saved["run_id"])
+            drop_best_ahead(directory)
             return RunState(last, saved["run_id"])
     if directory.exists():
         shutil.rmtree(directory)
@@ -69,6 +85,20 @@ def prepare_run(directory: Path, settings: dict[str, Any], primary: bool = True)
     run_id = uuid.uuid4().hex[:8]
     write_json_atomic({"fingerprint": digest, "run_id": run_id, "settings": settings}, run_file)
     return RunState(None, run_id)
+
+
+def drop_best_ahead(directory: Path) -> None:
+    """Remove `best.ckpt` if it is from a later step than `last.ckpt` (a kill between the two
+    writes: the module docstring). The resumed run writes it again when it gets there."""
+    best, last = directory / BEST, directory / LAST
+    if best.is_file() and checkpoint_step(best) > checkpoint_step(last):
+        log.info("%s is ahead of %s (a kill between the two): removed", best, last)
+        best.unlink()
+
+
+def checkpoint_step(path: Path) -> int:
+    """The global step a Lightning checkpoint was saved at (memory-mapped: tensors not read)."""
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
 
 
 def changed(before: dict[str, Any], now: dict[str, Any]) -> list[str]:

@@ -34,7 +34,10 @@ class SaveLast(Checkpoint):
     its last improvement, not its last validation. Lightning runs Checkpoint callbacks after
     all others, in the order given: put this one after the ModelCheckpoint, so the file holds
     that validation's best score and EarlyStopping's count. The file is written beside and
-    renamed into place, so a kill while writing leaves the previous one whole."""
+    renamed into place, so a kill while writing leaves the previous one whole. A kill after the
+    ModelCheckpoint wrote `best.ckpt` and before this write leaves `best.ckpt` a validation
+    ahead of `last.ckpt`: harmless, the resumed run replays that validation identically, and
+    models/resume.py drops such a `best.ckpt` on resuming."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.atomic import atomic_dir
+from nmt_bottleneck.code_digest import config_code_digest, project_roots
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.data.corpus import split_fingerprint
 from nmt_bottleneck.data.datamodule import TranslationDataModule
@@ -52,8 +54,15 @@ TRAIN_KEYS = (
     "num_workers",
     "val_every_steps",
     "patience",
-    "log_every_steps",
 )
+LOGGER_KEYS = ("kind", "project", "mode", "every_steps")
+# `train` keys that change no weight, left out of the run's fingerprint so that changing one
+# resumes an interrupted run: the loader's worker processes (batches are made in the main
+# process's order whatever the number of workers: 0 and 2 trained byte-identical weights).
+# They stay in the train stage's DVC params (all of `train`): changing one re-runs the stage, to
+# the same weights, rather than listing every other `train` key in dvc.yaml one by one.
+NOT_IN_FINGERPRINT = ("num_workers",)
+PROJECT = ("nmt_bottleneck", "pipelines")  # the packages whose code a run's fingerprint digests
 
 
 def fit_variant(
@@ -76,13 +85,16 @@ def fit_variant(
 
     Args: variant: the id (`variants.<id>`); spec: its config (`arch`, `optim`); train: the
     `train` settings (length, schedule, batches, validation); trainer: Lightning Trainer
-    settings; logger: the `logger` settings (kind, project, mode); seed; data: the tokenize
+    settings; logger: the `logger` settings (kind, project, mode, every_steps: how often to log
+    and redraw the progress bar), none of them in the fingerprint; seed; data: the tokenize
     stage's DatasetDict folder; tokenizer: its tokenizer folder; out: models/<id>/;
     checkpoints: this run's resumable checkpoints; logs: the W&B/CSV folder; group: the W&B
     group; code: a digest of the code that runs (nmt_bottleneck.code_digest), part of the run's
     fingerprint, so a run is never resumed by other code.
     """
-    check_settings(variant, spec, train)
+    check_settings(variant, spec, train, logger)
+    log_settings = OmegaConf.to_container(logger)
+    every_steps = log_settings.pop("every_steps")
     L.seed_everything(seed, workers=True, verbose=False)
     datamodule = TranslationDataModule(
         str(data),
@@ -95,17 +107,10 @@ def fit_variant(
     )
     datamodule.setup()
     module, config = build_module(variant, spec, train, datamodule, tokenizer)
-    settings = {
-        "variant": config,
-        "train": OmegaConf.to_container(train),
-        "trainer": OmegaConf.to_container(trainer),
-        "seed": seed,
-        "data": split_fingerprint(data, "train"),
-        "code": code,
-    }
+    settings = run_settings(config, train, trainer, seed, data, code)
     state = prepare_run(checkpoints, settings, primary=rank_zero_only.rank == 0)
     run_logger = make_logger(
-        **OmegaConf.to_container(logger),
+        **log_settings,
         run=variant,
         group=group,
         config=config,
@@ -118,6 +123,7 @@ def fit_variant(
         checkpoints,
         run_logger,
         datamodule.train_batches,
+        every_steps,
     )
     check_schedule(train.scheduler, train.warmup_steps, fit.max_steps, "train")
     started = time.perf_counter()
@@ -131,6 +137,34 @@ def fit_variant(
         *(variant, result.steps, result.wall_time_s, result.best_val_loss, result.best_step, out),
     )
     return result
+
+
+def run_settings(
+    config: dict[str, Any],
+    train: DictConfig,
+    trainer: DictConfig,
+    seed: int,
+    data: Path,
+    code: str,
+    roots: Mapping[str, Path] | None = None,
+) -> dict[str, Any]:
+    """The run's fingerprint (models/resume.py): what its weights depend on. The variant's
+    resolved `config`, `train` but for NOT_IN_FINGERPRINT, `trainer`, `seed`, the fingerprints
+    of the encoded train and valid splits (validation picks the best checkpoint and stops
+    early), the `code` digest (the entry's import walk), and `config_code`: the code that the
+    config's `_target_`s reach, found in `roots` (default: this process's nmt_bottleneck and
+    pipelines), which an import walk from the entry misses (a context class in a new file)."""
+    kept = {k: v for k, v in OmegaConf.to_container(train).items() if k not in NOT_IN_FINGERPRINT}
+    roots = project_roots(PROJECT) if roots is None else roots
+    return {
+        "variant": config,
+        "train": kept,
+        "trainer": OmegaConf.to_container(trainer),
+        "seed": seed,
+        "data": {split: split_fingerprint(data, split) for split in ("train", "valid")},
+        "code": code,
+        "config_code": config_code_digest(config, roots),
+    }
 
 
 def run_fit(
@@ -151,11 +185,21 @@ def run_fit(
         finish_run(trainer.logger)
 
 
-def check_settings(variant: str, spec: DictConfig, train: DictConfig) -> None:
-    """Every key present and known, one training length, a schedule that fits: before any data
-    work (a sweep job may tokenize for minutes first)."""
+def check_settings(
+    variant: str, spec: DictConfig, train: DictConfig, logger: DictConfig | None = None
+) -> None:
+    """Every key present and known, one training length, a schedule that fits, and `logger`'s
+    keys when given: before any data work (a sweep job may tokenize for minutes first)."""
     check_keys(spec, ("arch", "optim"), f"variants.{variant}")
+    if "log_every_steps" in train:
+        raise ConfigError(
+            "train.log_every_steps is now logger.every_steps (a logging setting: it changes no "
+            "weight, so it is not among the train stage's params). Fix: move it in conf/ (or "
+            "`-S logger.every_steps=...`), then `make params`."
+        )
     check_keys(train, TRAIN_KEYS, "train")
+    if logger is not None:
+        check_logger(logger)
     if (train.max_steps is None) == (train.max_epochs is None):
         raise ConfigError(
             f"train.max_steps = {train.max_steps} and train.max_epochs = {train.max_epochs}: "
@@ -164,6 +208,18 @@ def check_settings(variant: str, spec: DictConfig, train: DictConfig) -> None:
             "train.max_steps=null`), then `make params`."
         )
     check_optim(spec.optim, train, f"variants.{variant}.optim")
+
+
+def check_logger(logger: DictConfig) -> None:
+    """Known `logger` keys, and a positive `every_steps`."""
+    check_keys(logger, LOGGER_KEYS, "logger")
+    every = logger.get("every_steps")
+    if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
+        raise ConfigError(
+            f"logger.every_steps = {every!r}: it must be a positive integer (log every N "
+            "steps). Fix: conf/logger/ or conf/experiment/ (or `-S logger.every_steps=50`), "
+            "then `make params`."
+        )
 
 
 def build_module(

@@ -1,5 +1,6 @@
 """The Lightning Trainer of a training run, from the `trainer` (Lightning's settings) and
-`train` (length, validation, logging intervals) config, with the run's callbacks."""
+`train` (length, validation) config and the logging interval (`logger.every_steps`), with the
+run's callbacks."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import Logger
 
-from nmt_bottleneck.models.resume import LAST
+from nmt_bottleneck.models.resume import BEST, LAST
 from nmt_bottleneck.training.callbacks import SaveLast, ValidateLastStep
 
 
@@ -29,18 +30,24 @@ def build_trainer(
     checkpoints: Path,
     logger: Logger | bool,
     batches_per_epoch: Callable[[int], int],
+    log_every: int,
 ) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Trainer and its best-checkpoint callback: `best.ckpt` in `checkpoints` when val/loss
     improves, `last.ckpt` at every validation (what a restarted run resumes from). Training
-    length: `training_steps`."""
+    length: `training_steps`. `log_every` (logger.every_steps): metrics logged, and a log file's
+    progress bar redrawn, every that many steps."""
     best = ModelCheckpoint(
-        dirpath=checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1
+        dirpath=checkpoints,
+        filename=BEST.removesuffix(".ckpt"),
+        monitor="val/loss",
+        mode="min",
+        save_top_k=1,
     )
     built = L.Trainer(
         **trainer,
         max_steps=training_steps(trainer, train, batches_per_epoch),
         val_check_interval=train["val_every_steps"],
-        log_every_n_steps=train["log_every_steps"],
+        log_every_n_steps=log_every,
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,
         default_root_dir=str(checkpoints),
@@ -50,7 +57,7 @@ def build_trainer(
             SaveLast(Path(checkpoints) / LAST),  # after `best`: see SaveLast
             EarlyStopping("val/loss", patience=train["patience"]),
             LearningRateMonitor("step"),
-            progress_bar(train["log_every_steps"]),
+            progress_bar(log_every),
             ValidateLastStep(),
         ],
     )
@@ -61,7 +68,8 @@ def training_steps(
     trainer: dict[str, Any], train: dict[str, Any], batches_per_epoch: Callable[[int], int]
 ) -> int:
     """The optimizer steps to train: `train.max_steps`, or `train.max_epochs` x the batches per
-    epoch of each process (`batches_per_epoch(world_size)`: under DDP each trains its share).
+    epoch of each process (`batches_per_epoch(world_size)`: under DDP each trains its share;
+    every epoch is epoch 0's batch count, data/batching.py says why).
     Handing Lightning max_steps either way keeps one code path: the linear schedule ends there,
     and the last step is validated. (Lightning's own max_epochs with the schedule's length from
     `estimated_stepping_batches` loads the training data before training, and then trains one
