@@ -269,6 +269,7 @@ def build_module(
     source of its regime's training pairs and of validation, concat_states' L)."""
     tokenizers = load_tokenizers(tokenizer)
     derived = {
+        "train_pairs": len(datamodule.rows["train"]),  # the regime's (spec.max_len)
         "max_src_len": max(rows.longest_source() for rows in datamodule.rows.values()),
         "src_vocab": tokenizers.src.get_piece_size(),
         "tgt_vocab": tokenizers.tgt.get_piece_size(),
