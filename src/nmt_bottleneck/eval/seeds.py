@@ -19,7 +19,7 @@ intervals are evaluate's where there is one seed, none otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,7 +31,7 @@ from nmt_bottleneck.eval.bleu import (
     resampled_bleu,
 )
 from nmt_bottleneck.eval.buckets import Bucket
-from nmt_bottleneck.eval.results import SetScores, rounded
+from nmt_bottleneck.eval.results import Details, SetScores, rounded
 
 LEVEL = 0.95
 
@@ -68,7 +68,7 @@ class SeedQuotient(NamedTuple):
     value: float | None  # last / best of the seed means; None where the best scores 0
     ci_lo: float | None  # bootstrap interval (whole-set resamples, as bleu.last_over_best)
     ci_hi: float | None
-    seed_min: float | None  # min..max over seeds of each seed's last / best (same buckets)
+    seed_min: float | None  # min..max over seeds of each seed's last / best; None: one seed
     seed_max: float | None
 
     @classmethod
@@ -150,8 +150,9 @@ def seed_quotient(
     point = per_seed.mean(0)  # [B]
     last, best = filled[-1][0], filled[int(np.argmax(point))][0]
     quotients = [p[-1] / p.max() for p in per_seed if p.max() > 0]
-    least = rounded(min(quotients)) if quotients else None
-    most = rounded(max(quotients)) if quotients else None
+    several = len(stats) > 1 and len(quotients) == len(stats)  # a spread needs seeds
+    least = rounded(min(quotients)) if several else None
+    most = rounded(max(quotients)) if several else None
     if point.max() == 0:
         return SeedQuotient(last, best, None, None, None, least, most)
     counts = resample_counts(stats.shape[1], n_samples, seed)
@@ -238,10 +239,30 @@ def quotient_from_scores(
     value = rounded(last.bleu / best.bleu) if best.bleu else None
     per = [s.last_over_best for s in scores]
     values = [q.value for q in per if q is not None and q.value is not None]
-    least, most = (min(values), max(values)) if len(values) == len(per) else (None, None)
+    several = len(per) > 1 and len(values) == len(per)  # a spread needs seeds
+    least, most = (min(values), max(values)) if several else (None, None)
     fall = per[0] if len(per) == 1 else None
     if fall is not None and (fall.last, fall.best) == (last.label, best.label):
-        return SeedQuotient(
-            last.label, best.label, fall.value, fall.ci_lo, fall.ci_hi, *([fall.value] * 2)
-        )
+        return SeedQuotient(last.label, best.label, fall.value, fall.ci_lo, fall.ci_hi, None, None)
     return SeedQuotient(last.label, best.label, value, None, None, least, most)
+
+
+def curves_on(
+    name: str,
+    details: Mapping[str, Mapping[int, Details | None]],
+    computed: Mapping[str, SeedCurve],
+) -> dict[str, SeedCurve]:
+    """Each variant's curve on test set or view `name`: the compare stage's (`computed`, from
+    the hypotheses) where it is over the seeds the variant was evaluated with, else gathered from
+    the evaluate stage's per-seed scores (`curve_from_scores`) of the seeds evaluated on it. A
+    variant with no seed evaluated there has none."""
+    out = {}
+    for v, per_seed in details.items():
+        scored = {s: d.test_sets[name] for s, d in per_seed.items() if d and name in d.test_sets}
+        if not scored:
+            continue
+        if v in computed and computed[v].seeds == list(scored):
+            out[v] = computed[v]
+        else:
+            out[v] = curve_from_scores(v, list(scored), list(scored.values()))
+    return out
