@@ -95,7 +95,7 @@ def test_with_one_seed_every_number_is_the_evaluate_stages():
 
 
 def test_gathered_from_evaluate_several_seeds_have_a_spread_and_no_interval():
-    srcs, refs, hyps, buckets, where, stats = setup(2)
+    srcs, refs, hyps, buckets, _, _ = setup(2)
     eval_cfg = OmegaConf.create({"bootstrap_samples": 10, "bootstrap_seed": BOOT})
     evaluated = [score(h, srcs, refs, eval_cfg, buckets) for h in hyps]
     curve = curve_from_scores("v", [1, 2], evaluated)

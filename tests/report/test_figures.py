@@ -27,7 +27,7 @@ def curve(variant: str, label: str, bleu: list[float], seeds: int = 1) -> Curve:
         label,
         LABELS[:k],
         LOS[:k],
-        HIS[: k - 1] + [None],
+        [*HIS[: k - 1], None],
         [30] * k,
         bleu,
         [b - 1 for b in bleu],
