@@ -7,7 +7,8 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.eval.claims import JudgeSettings
 from nmt_bottleneck.eval.results import BucketResult, Details, LastOverBest, SetScores
-from nmt_bottleneck.eval.seeds import SeedCurve, curves_on
+from nmt_bottleneck.eval.seed_scores import curves_on
+from nmt_bottleneck.eval.seeds import SeedCurve
 from nmt_bottleneck.eval.translate import DecodeSettings
 
 GREEDY = DecodeSettings("greedy", 5, 1.0, 1.5, 6000)

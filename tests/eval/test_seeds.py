@@ -13,7 +13,8 @@ from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.eval.bleu import sentence_stats
 from nmt_bottleneck.eval.buckets import assign, length_buckets
 from nmt_bottleneck.eval.evaluate import score
-from nmt_bottleneck.eval.seeds import curve_from_scores, seed_curve
+from nmt_bottleneck.eval.seed_scores import curve_from_scores
+from nmt_bottleneck.eval.seeds import seed_curve
 from tests.seeded import EDGES, bleu, make_test_set, seed_mean_interval, system
 
 SAMPLES, BOOT = 40, 12345

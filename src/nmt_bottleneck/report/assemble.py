@@ -19,7 +19,7 @@ from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.eval.claims import JudgeSettings
 from nmt_bottleneck.eval.judge import Verdicts, judge
 from nmt_bottleneck.eval.results import AttentionRecord, Details
-from nmt_bottleneck.eval.seeds import curves_on
+from nmt_bottleneck.eval.seed_scores import curves_on
 from nmt_bottleneck.eval.significance import Significance
 from nmt_bottleneck.models.cost import Growth, context_growth
 from nmt_bottleneck.report import figures
