@@ -28,7 +28,7 @@ def repo(tmp_path, monkeypatch) -> Path:
         "conf/model/attention.yaml": "b: 1\n",
         "params.yaml": "a: 1\n",
         "dvc.lock": "x\n",
-        "reports/eval/attention.json": "{}\n",
+        "reports/eval/attention/1.json": "{}\n",
         "reports/report.md": "old\n",
         "src/old_name.py": "c = 1\n",
         ".gitignore": "/models/\n",
@@ -53,12 +53,13 @@ def test_changed_config_is_named_and_the_pipelines_own_outputs_are_not(repo):
     (repo / "conf/model/luong.yaml").write_text("new\n")  # untracked, not ignored
     git(repo, "mv", "src/old_name.py", "src/new_name.py")  # staged rename
     (repo / "dvc.lock").write_text("y\n")
-    (repo / "reports/eval/attention.json").write_text('{"bleu": 1}\n')
+    (repo / "reports/eval/attention/1.json").write_text('{"bleu": 1}\n')
+    (repo / "reports/eval/attention/2.json").write_text("{}\n")  # a new seed's, untracked
     (repo / "reports/data").mkdir()
     (repo / "reports/data/manifest.json").write_text("{}\n")  # another stage's output
     (repo / "reports/report.md").unlink()
-    (repo / "models").mkdir()
-    (repo / "models/model.pt").write_text("ignored by git\n")
+    (repo / "models/attention/1").mkdir(parents=True)
+    (repo / "models/attention/1/model.pt").write_text("ignored by git\n")
     head, changed = code_version(RESULTS)
     assert head == git(repo, "rev-parse", "--short", "HEAD")
     assert changed == [

@@ -63,15 +63,17 @@ def test_output_line_n_translates_input_line_n(tmp_path):
 
 
 def test_a_model_path_without_a_model_lists_the_trained_ones(tmp_path):
-    for variant in ("attention", "final_state"):
-        (tmp_path / "models" / variant).mkdir(parents=True)
-        (tmp_path / "models" / variant / "model.pt").write_bytes(b"")
+    """models/<id>/<seed>/: a seed not trained names the trained seeds beside it and the
+    train stage of that (variant, seed)."""
+    for seed in ("1", "2"):
+        (tmp_path / "models/attention" / seed).mkdir(parents=True)
+        (tmp_path / "models/attention" / seed / "model.pt").write_bytes(b"")
     (tmp_path / "in.en").write_text(GOOD)
-    model = str(tmp_path / "models/attn")
+    model = str(tmp_path / "models/attention/3")
     result = translate_command("--input", str(tmp_path / "in.en"), model=model)
     stderr = result.stderr.decode()
     assert result.returncode == 1
-    listed = f"{tmp_path}/models/attention, {tmp_path}/models/final_state"
-    assert "models/attn: no trained model (config.yaml and model.pt)" in stderr
+    listed = f"{tmp_path}/models/attention/1, {tmp_path}/models/attention/2"
+    assert "models/attention/3: no trained model (config.yaml and model.pt)" in stderr
     assert f"trained models beside it: {listed}." in stderr
-    assert "`dvc repro train@attn`" in stderr
+    assert "`dvc repro train@attention-3`" in stderr

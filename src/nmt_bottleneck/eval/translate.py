@@ -70,7 +70,7 @@ def load_model(model_dir: Path) -> tuple[Seq2Seq, dict]:
         raise DataError(
             f"{model_dir}: no trained model (config.yaml and model.pt); trained models beside "
             f"it: {', '.join(trained) or 'none'}. Fix: give one of those, or train this one: "
-            f"`dvc repro train@{model_dir.name}`."
+            f"`dvc repro train@{model_dir.parent.name}-{model_dir.name}`."
         )
     config = OmegaConf.load(config_path)
     d = config.derived
