@@ -5,7 +5,9 @@ restarts cleanly."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import os
 import signal
@@ -29,18 +31,28 @@ from tests.helpers import (
 )
 from tests.wandb_log import summarize
 
-VARIANTS = ("final_state", "concat_states", "attention")
+VARIANTS = ("final_state", "attention_30", "attention")  # conf/curves/smoke.yaml
+SEEDS = (1, 2)  # conf/experiment/smoke.yaml
+RUNS = [(v, s) for v in VARIANTS for s in SEEDS]  # every (variant, seed) trains once
 
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def stages_run(stdout: str) -> list[str]:
+    """The stages DVC says it ran, sorted."""
+    return sorted(x.split("'")[1] for x in stdout.splitlines() if x.startswith("Running stage"))
+
+
 def test_repro_then_nothing_then_only_what_changed(reproduced, reproduced_copy):
     repo, first = reproduced_copy, reproduced[1]
-    assert "Running stage 'download'" in first
-    assert "Running stage 'tokenize'" in first
-    assert all(f"Running stage 'train@{v}'" in first for v in VARIANTS)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert (tuple(params["variants"]), tuple(params["seeds"])) == (VARIANTS, SEEDS)
+    assert stages_run(first) == sorted(
+        ["download", "tokenize", "compare", "report"]
+        + [f"{stage}@{v}-{s}" for stage in ("train", "evaluate") for v, s in RUNS]
+    )
 
     manifest = read_json(repo / "reports/data/manifest.json")
     assert {k: v["pairs"] for k, v in manifest["splits"].items()} == {
@@ -74,11 +86,13 @@ def test_repro_then_nothing_then_only_what_changed(reproduced, reproduced_copy):
     metrics = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
     assert "reports/data/tokenize_stats.json" in json.dumps(metrics)
 
-    assert all((repo / f"models/{v}/model.pt").is_file() for v in VARIANTS)
+    assert all((repo / f"models/{v}/{s}/model.pt").is_file() for v, s in RUNS)
     assert sh(repo, "git", "status", "--porcelain").stdout == ""  # all of it committed
-    exp = dvc(repo, "exp", "run", "-S", "data.max_len=30")
+    # the widest regime: tokenize alone (final_state's and attention's regime, 50 words, would
+    # no longer fit within data.max_len = 30: the train stage refuses it, tests/models)
+    exp = dvc(repo, "exp", "run", "-S", "data.max_len=30", "tokenize")
     assert "Stage 'download' didn't change, skipping" in exp.stdout
-    assert "Running stage 'tokenize'" in exp.stdout
+    assert stages_run(exp.stdout) == ["tokenize"]
     assert yaml.safe_load((repo / "params.yaml").read_text())["data"]["max_len"] == 30
     stats30 = read_json(repo / "reports/data/tokenize_stats.json")
     assert stats30["filter"]["max_len"] == 30
@@ -91,19 +105,23 @@ def test_repro_then_nothing_then_only_what_changed(reproduced, reproduced_copy):
 def test_one_variants_change_reruns_only_that_variant(reproduced_copy):
     repo = reproduced_copy
     exp = dvc(repo, "exp", "run", "-S", "variants.attention.arch.hidden_size=48")
-    ran = sorted(
-        line.split("'")[1] for line in exp.stdout.splitlines() if line.startswith("Running stage")
-    )
-    assert ran == ["compare", "evaluate@attention", "report", "train@attention"]
+    assert stages_run(exp.stdout) == [
+        "compare",
+        "evaluate@attention-1",
+        "evaluate@attention-2",
+        "report",
+        "train@attention-1",
+        "train@attention-2",
+    ]
     head = sh(repo, "git", "rev-parse", "--short", "HEAD").stdout.strip()
     written = f"Written at commit `{head}`, with uncommitted changes to `params.yaml`. "
     assert written in (repo / "reports/report.md").read_text()  # not credited to HEAD alone
-    config = yaml.safe_load((repo / "models/attention/config.yaml").read_text())
-    assert config["arch"]["hidden_size"] == 48
-    assert (
-        yaml.safe_load((repo / "models/final_state/config.yaml").read_text())["arch"]["hidden_size"]
-        == 32
-    )
+    for seed in SEEDS:
+        config = yaml.safe_load((repo / f"models/attention/{seed}/config.yaml").read_text())
+        assert config["arch"]["hidden_size"] == 48
+        for other in ("final_state", "attention_30"):  # attention_30 extends attention's file
+            config = yaml.safe_load((repo / f"models/{other}/{seed}/config.yaml").read_text())
+            assert config["arch"]["hidden_size"] == 32
 
 
 @pytest.mark.slow
@@ -126,7 +144,7 @@ def test_queued_experiments_run_and_exp_show_lists_their_params_and_bleu(reprodu
                 data = rev.get("data") or {}
                 params = data.get("params", {}).get("params.yaml", {}).get("data", {})
                 size = params.get("variants", {}).get("attention", {}).get("arch", {})
-                metrics = data.get("metrics", {}).get("reports/eval/attention.json", {})
+                metrics = data.get("metrics", {}).get("reports/eval/attention/1.json", {})
                 if size.get("hidden_size") in (40, 48):
                     found[size["hidden_size"]] = metrics.get("data", {})
     assert sorted(found) == [40, 48]
@@ -220,13 +238,22 @@ def sacrebleu_cli(hyps: list[str], refs: list[str], where: Path) -> float:
     return float(out.stdout.strip())
 
 
+def hyps_of(repo: Path, variant: str, seed: int) -> list[str]:
+    path = repo / f"evaluations/{variant}/{seed}/test.hyp"
+    return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def details_of(repo: Path, variant: str, seed: int) -> dict:
+    return read_json(repo / f"reports/eval/{variant}/{seed}.details.json")
+
+
 def check_novel_view(repo: Path, srcs: list[str], refs: list[str]) -> None:
     """`test_novel`: the test sentences whose source is no training source up to case, numbers
     and punctuation, scored from the same hypothesis file (BLEU by the sacrebleu command line)."""
     pairs = datasets.load_from_disk(str(repo / "data/corpus"))["train"]
     data = yaml.safe_load((repo / "params.yaml").read_text())["data"]
     lo, hi = data["min_len"], data["max_len"]
-    train = [  # the pairs the models trained on: the length filter, written independently
+    train = [  # the pairs tokenize kept (the widest regime): the filter, written independently
         s
         for s, t in zip(pairs["src"], pairs["tgt"], strict=True)
         if lo <= len(s.split()) <= hi and lo <= len(t.split()) <= hi
@@ -235,107 +262,168 @@ def check_novel_view(repo: Path, srcs: list[str], refs: list[str]) -> None:
     assert 0 < len(kept) < len(srcs)  # the synthetic corpus repeats some short sentences
     report = (repo / "reports/report.md").read_text()
     assert f"`test` without the {len(srcs) - len(kept)} of its {len(srcs)} sentences" in report
-    for v in VARIANTS:
-        hyps = (repo / f"evaluations/{v}/test.hyp").read_text(encoding="utf-8").split("\n")[:-1]
-        view = read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test_novel"]
+    for v, seed in RUNS:
+        hyps = hyps_of(repo, v, seed)
+        view = details_of(repo, v, seed)["test_sets"]["test_novel"]
         assert (view["novel_of"], view["sentences"]) == ("test", len(kept))
         assert view["near_duplicates"] == len(srcs) - len(kept)
-        expected = sacrebleu_cli([hyps[i] for i in kept], [refs[i] for i in kept], repo.parent / v)
+        where = repo.parent / f"{v}-{seed}"
+        expected = sacrebleu_cli([hyps[i] for i in kept], [refs[i] for i in kept], where)
         assert view["bleu"] == expected
         assert sum(b["n"] for b in view["buckets"]) == len(kept)
     assert (repo / "reports/figures/bleu_vs_length_test_novel.png").stat().st_size > 0
 
 
-def check_evaluation_and_report(repo: Path) -> None:
-    """What evaluate, compare and report wrote after a `dvc repro`, checked independently:
-    BLEU recomputed by the sacrebleu command line over the written hypotheses, overall and for
-    one length bucket; the CSV, figures and report; DVC metrics and plots."""
-    corpus = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
-    srcs, refs = list(corpus["src"]), list(corpus["tgt"])
-    for v in VARIANTS:
-        hyps = (repo / f"evaluations/{v}/test.hyp").read_text(encoding="utf-8").split("\n")[:-1]
+def in_bucket(words: int, lo: int, hi: int | None) -> bool:
+    return lo <= words and (hi is None or words <= hi)
+
+
+def check_per_seed_evaluation(repo: Path, srcs: list[str], refs: list[str]) -> None:
+    """Each (variant, seed)'s evaluate stage: BLEU recomputed by the sacrebleu command line over
+    its hypotheses, overall and for one length bucket."""
+    for v, seed in RUNS:
+        hyps = hyps_of(repo, v, seed)
         assert len(hyps) == len(refs)
-        metrics = read_json(repo / f"reports/eval/{v}.json")["test"]
-        assert metrics["bleu"] == sacrebleu_cli(hyps, refs, repo.parent / v)
-        bucket = read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test"]["buckets"][
-            1
-        ]
+        where = repo.parent / f"{v}-{seed}"
+        metrics = read_json(repo / f"reports/eval/{v}/{seed}.json")["test"]
+        assert metrics["bleu"] == sacrebleu_cli(hyps, refs, where)
+        bucket = details_of(repo, v, seed)["test_sets"]["test"]["buckets"][1]
         chosen = [
-            i
-            for i, s in enumerate(srcs)
-            if bucket["lo"] <= len(s.split())
-            and (bucket["hi"] is None or len(s.split()) <= bucket["hi"])
+            i for i, s in enumerate(srcs) if in_bucket(len(s.split()), bucket["lo"], bucket["hi"])
         ]
         assert bucket["n"] == len(chosen)
-        bucket_bleu = sacrebleu_cli(
-            [hyps[i] for i in chosen], [refs[i] for i in chosen], repo.parent / f"{v}b"
-        )
-        assert bucket["bleu"] == bucket_bleu
-        scored = BLEU().corpus_score([hyps[i] for i in chosen], [[refs[i] for i in chosen]])
+        picked = [hyps[i] for i in chosen], [refs[i] for i in chosen]
+        assert bucket["bleu"] == sacrebleu_cli(*picked, where / "bucket")
+        scored = BLEU().corpus_score(picked[0], [picked[1]])
         assert bucket["length_ratio"] == round(scored.sys_len / scored.ref_len, 4)
+
+
+def check_seed_aggregation(repo: Path, rows: list[dict], srcs: list[str], refs: list[str]):
+    """reports/bleu_by_length.csv on `test`: a variant's `bleu` in a bucket is the mean over
+    its seeds of the corpus BLEU (sacrebleu's Python API, here) of that seed's hypotheses in the
+    bucket, `seed_min`/`seed_max` their min and max; rounded to 4 places."""
+    spread = False
+    for row in (r for r in rows if r["test_set"] == "test"):
+        lo, hi = int(row["bucket_lo"]), int(row["bucket_hi"]) if row["bucket_hi"] else None
+        chosen = [i for i, s in enumerate(srcs) if in_bucket(len(s.split()), lo, hi)]
+        assert int(row["n"]) == len(chosen)
+        per_seed = []
+        for seed in SEEDS:
+            hyps = hyps_of(repo, row["variant"], seed)
+            picked = [hyps[i] for i in chosen], [[refs[i] for i in chosen]]
+            per_seed.append(BLEU().corpus_score(*picked).score)
+        close = {"abs": 5e-5 + 1e-9}  # the CSV's 4 places
+        assert float(row["bleu"]) == pytest.approx(sum(per_seed) / len(per_seed), **close)
+        assert float(row["seed_min"]) == pytest.approx(min(per_seed), **close)
+        assert float(row["seed_max"]) == pytest.approx(max(per_seed), **close)
+        spread = spread or max(per_seed) > min(per_seed)
+    assert spread, "every bucket scores alike over seeds: the check above would prove little"
+
+
+def check_evaluation_and_report(repo: Path) -> None:
+    """What evaluate, compare and report wrote after a `dvc repro`, checked independently:
+    BLEU recomputed by sacrebleu over the written hypotheses per (variant, seed) and as the
+    mean over seeds; the CSV, figures and report; DVC metrics and plots."""
+    corpus = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
+    srcs, refs = list(corpus["src"]), list(corpus["tgt"])
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    check_per_seed_evaluation(repo, srcs, refs)
     check_novel_view(repo, srcs, refs)
-    rows = (repo / "reports/bleu_by_length.csv").read_text().splitlines()
-    assert rows[0] == "test_set,variant,bucket_lo,bucket_hi,n,bleu,ci_lo,ci_hi,length_ratio"
-    buckets = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
-        "buckets"
-    ]
-    assert len(rows) == 1 + 2 * len(VARIANTS) * len(buckets)  # test and test_novel
-    for row in rows[1:]:
-        test_set, variant, lo, _, _, bleu, ci_lo, ci_hi, ratio = row.split(",")
-        assert float(ci_lo) <= float(bleu) <= float(ci_hi)
-        details = read_json(repo / f"reports/eval/{variant}.details.json")["test_sets"][test_set]
-        bucket = next(b for b in details["buckets"] if b["lo"] == int(lo))
-        assert (float(bleu), float(ratio)) == (bucket["bleu"], bucket["length_ratio"])
-    assert rows[-1].split(",")[3] == ""  # the last bucket is open
+    text = (repo / "reports/bleu_by_length.csv").read_text()
+    lines = text.splitlines()
+    assert lines[0] == (
+        "test_set,variant,bucket_lo,bucket_hi,n,bleu,ci_lo,ci_hi,length_ratio,"
+        "label,seed_min,seed_max,seeds"
+    )
+    rows = list(csv.DictReader(io.StringIO(text)))
+    buckets = details_of(repo, "attention", 1)["test_sets"]["test"]["buckets"]
+    assert len(rows) == 2 * len(VARIANTS) * len(buckets)  # test and test_novel
+    for row in rows:
+        v, test_set = row["variant"], row["test_set"]
+        assert (row["label"], row["seeds"]) == (params["variants"][v]["label"], str(len(SEEDS)))
+        assert float(row["seed_min"]) <= float(row["bleu"]) <= float(row["seed_max"])
+        if test_set == "test":
+            assert float(row["ci_lo"]) <= float(row["bleu"]) <= float(row["ci_hi"])
+        else:  # the view's interval over several seeds is not computed
+            assert row["ci_lo"] == row["ci_hi"] == ""
+        per_seed = [
+            next(
+                b
+                for b in details_of(repo, v, seed)["test_sets"][test_set]["buckets"]
+                if b["lo"] == int(row["bucket_lo"])
+            )
+            for seed in SEEDS
+        ]
+        ratio = sum(b["length_ratio"] for b in per_seed) / len(per_seed)
+        assert float(row["length_ratio"]) == pytest.approx(ratio, abs=1e-4)
+        assert int(row["n"]) == per_seed[0]["n"]
+    assert rows[-1]["bucket_hi"] == ""  # the last bucket is open
+    check_seed_aggregation(repo, rows, srcs, refs)
     for name in ("bleu_vs_length.png", "bleu_vs_length.svg", "bleu_vs_length_test.png"):
         assert (repo / "reports/figures" / name).stat().st_size > 0
-    assert list((repo / "reports/figures").glob("attention_attention_test_*.png"))
+    for v in ("attention", "attention_30"):  # heatmaps of the attending variants
+        assert list((repo / "reports/figures").glob(f"attention_{v}_test_*.png"))
     report = (repo / "reports/report.md").read_text()
     assert "## Overall" in report and "figures/bleu_vs_length_test.png" in report
-    decode = read_json(repo / "reports/eval/attention.details.json")["decode"]
+    decode = details_of(repo, "attention", 1)["decode"]
     assert decode["search"] == "greedy"  # smoke: no beam size or length penalty to show
     assert f"- Decoding: greedy search, max length ratio {decode['max_len_ratio']}.\n" in report
-    assert all(f"| {v} | test |" in report for v in VARIANTS)
-    ratio = buckets[-1]["length_ratio"]  # attention's last bucket, in the reading
-    assert f"; output/reference length {ratio:.2f} there)." in report
-    check_last_over_best(repo, report, buckets)
+    assert all(f"| {v} | {s} | test |" in report for v, s in RUNS)
+    significance = read_json(repo / "reports/significance.json")
+    check_significance(significance, rows)
+    curves = significance["curves"]["test"]
+    check_last_over_best(report, curves["attention"])
     table = report.split("Output length over reference")[1]
-    per_variant = [
-        read_json(repo / f"reports/eval/{v}.details.json")["test_sets"]["test"]["buckets"]
-        for v in VARIANTS
-    ]
-    for k, b in enumerate(buckets):
-        cells = " | ".join(format(bs[k]["length_ratio"], ".2f") for bs in per_variant)
+    for b in buckets:
+        cells = " | ".join(
+            format(float(r["length_ratio"]), ".2f")
+            for r in rows
+            if r["test_set"] == "test" and r["bucket_lo"] == str(b["lo"])
+        )
         assert f"| {b['label']} | {cells} |" in table
-    base = read_json(repo / "reports/eval/final_state.details.json")["test_sets"]["test"]
-    pairs = zip(buckets, base["buckets"], strict=True)
-    gains = [f"{a['bleu'] / b['bleu']:.1f}x" if b["bleu"] else "-" for a, b in pairs]
-    assert f"attention's BLEU over final_state's, bucket by bucket: {', '.join(gains)}." in report
-    facts = read_json(repo / "reports/train/attention.json")
-    assert facts["epochs"] > 0 and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
+    for v, seed in RUNS:
+        facts = read_json(repo / f"reports/train/{v}/{seed}.json")
+        assert facts["epochs"] > 0 and f"| {facts['steps']} | {facts['epochs']:.3f} |" in report
     check_machine_line(repo, report, facts["machine"])
-    significance = read_json(repo / "reports/significance.json")["test_sets"]["test"]
-    assert set(significance) == {"concat_states", "attention"}
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
-    assert "reports/eval/attention.json" in json.dumps(shown)
+    assert all(f"reports/eval/{v}/{s}.json" in json.dumps(shown) for v, s in RUNS)
     plots = dvc(repo, "plots", "show", "--json", "reports/bleu_by_length.csv").stdout
-    assert "attention" in plots and "ci_hi" in plots
-    check_report_logged_to_wandb(repo, rows)
+    assert "attention_30" in plots and "ci_hi" in plots
+    check_report_logged_to_wandb(repo, lines)
 
 
-def check_last_over_best(repo: Path, report: str, buckets: list[dict]) -> None:
-    """How much of its best attention keeps in its last bucket (evaluate's `last_over_best`),
-    against the details' own buckets, and its line in the report."""
-    fall = read_json(repo / "reports/eval/attention.details.json")["test_sets"]["test"][
-        "last_over_best"
-    ]
+def check_significance(significance: dict, rows: list[dict]) -> None:
+    """reports/significance.json: every variant but the baseline paired-tested against it over
+    the seeds, on the whole set and per bucket; each side's BLEU the seed mean of the CSV."""
+    assert (significance["baseline"], significance["seeds"]) == ("final_state", list(SEEDS))
+    tests = significance["test_sets"]["test"]
+    assert set(tests) == {"attention_30", "attention"}
+    csv_bleu = {
+        (r["variant"], r["bucket_lo"]): float(r["bleu"]) for r in rows if r["test_set"] == "test"
+    }
+    for v, results in tests.items():
+        curve = significance["curves"]["test"][v]
+        assert results[0]["bucket"] == "all" and results[0]["n"] == curve["overall"]["n"]
+        assert results[0]["system_bleu"] == curve["overall"]["bleu"]
+        for result, b in zip(results[1:], curve["buckets"], strict=True):
+            assert (result["bucket"], result["n"]) == (b["label"], b["n"])
+            assert result["system_bleu"] == csv_bleu[v, str(b["lo"])]
+            assert result["baseline_bleu"] == csv_bleu["final_state", str(b["lo"])]
+        assert all(0 <= r["p_value"] <= 1 and r["diff_lo"] <= r["diff_hi"] for r in results)
+
+
+def check_last_over_best(report: str, curve: dict) -> None:
+    """How much of its best the seed-mean curve keeps in its last bucket (compare's
+    `last_over_best`), against the curve's own buckets, and its line in the report."""
+    fall, buckets = curve["last_over_best"], curve["buckets"]
     best = max(buckets, key=lambda b: b["bleu"])
     assert (fall["last"], fall["best"]) == (buckets[-1]["label"], best["label"])
-    line = next(x for x in report.splitlines() if x.startswith("- `attention`: best"))
-    if fall["value"] is None:  # 30 smoke steps can leave every bucket at 0 BLEU
+    line = next(x for x in report.splitlines() if x.startswith(f"- `{curve['variant']}`: best"))
+    assert f"; output/reference length {buckets[-1]['length_ratio']:.2f} there)." in line
+    if fall["value"] is None:  # 6 smoke steps can leave every bucket at 0 BLEU
         assert best["bleu"] < 1e-4 and "(its best is 0;" in line
     else:  # the buckets' BLEU is rounded to 4 places: the quotient of the rounded values is
-        # within that rounding of the one evaluate took
+        # within that rounding of the one compare took
         last, top, e = buckets[-1]["bleu"], best["bleu"], 5e-5
         assert (last - e) / (top + e) - e <= fall["value"] <= (last + e) / (top - e) + e
         assert fall["ci_lo"] <= fall["value"] <= fall["ci_hi"]
@@ -345,9 +433,9 @@ def check_last_over_best(repo: Path, report: str, buckets: list[dict]) -> None:
 def check_machine_line(repo: Path, report: str, trained_on: dict) -> None:
     """Every stage ran here, in one go: one machine, named once, the one this test runs on."""
     assert trained_on["cpu"] == cpu_model()
-    evaluated = read_json(repo / "reports/eval/final_state.details.json")["machine"]
-    assert evaluated == trained_on
-    cpu, cores, torch, threads = (evaluated[k] for k in ("cpu", "cores", "torch", "torch_threads"))
+    for v, seed in RUNS:
+        assert details_of(repo, v, seed)["machine"] == trained_on
+    cpu, cores, torch, threads = (trained_on[k] for k in ("cpu", "cores", "torch", "torch_threads"))
     assert f"- Machine: {cpu}, {cores} cores, torch {torch}, {threads} threads.\n" in report
 
 
@@ -370,12 +458,12 @@ def check_report_logged_to_wandb(repo: Path, csv_rows: list[str]) -> None:
 
 
 def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduced_copy, tmp_path):
-    """A truncated hypotheses file names both line counts; a missing variant's evaluation makes
-    the report name the stage to run (and still draw the others)."""
+    """A truncated hypotheses file names both line counts; a missing (variant, seed)'s
+    evaluation makes the report name the stage to run (and still draw the others)."""
     repo = reproduced_copy
     broken = tmp_path / "evaluations"
     sh(repo, "cp", "-r", str(repo / "evaluations"), str(broken))
-    hyp = broken / "attention/test.hyp"
+    hyp = broken / "attention/2/test.hyp"
     lines = hyp.read_text().split("\n")[:-1]
     hyp.write_text("".join(f"{h}\n" for h in lines[:-3]))
     args = ["--params", "params.yaml", "--corpus", "data/corpus", "--evaluations", str(broken)]
@@ -391,11 +479,12 @@ def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduc
     )
     assert result.returncode == 1
     assert f"{len(lines) - 3} lines" in result.stderr and f"{len(lines)}" in result.stderr
+    assert "attention/2/test.hyp" in result.stderr
     assert not (tmp_path / "s.json").exists()
 
     evals = tmp_path / "eval"
     sh(repo, "cp", "-r", str(repo / "reports/eval"), str(evals))
-    (evals / "concat_states.details.json").unlink()
+    (evals / "attention_30/2.details.json").unlink()
     out = tmp_path / "report"
     result = sh(
         repo,
@@ -418,12 +507,14 @@ def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduc
         str(out / "b.csv"),
         "--figures",
         str(out / "figures"),
+        "--verdicts",
+        str(out / "verdicts.json"),
         "--out",
         str(out / "report.md"),
     )
     report = (out / "report.md").read_text()
-    assert "`concat_states`: not evaluated. Run `dvc repro evaluate@concat_states`." in report
-    assert ",concat_states," not in (out / "b.csv").read_text()
+    run = "dvc repro evaluate@attention_30-2"
+    assert f"- `attention_30` seed 2: not evaluated. Run `{run}`." in report
     assert (out / "figures/bleu_vs_length.png").is_file()
     # the translate command gives what the evaluate stage wrote for the same sentences
     sources = datasets.load_from_disk(str(repo / "data/corpus"))["test"]["src"][:5]
@@ -434,9 +525,8 @@ def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduc
         "-m",
         "pipelines.translate",
         "--model",
-        "models/attention",
+        "models/attention/2",
         "--input",
         str(tmp_path / "in.txt"),
     ).stdout.split("\n")[:-1]
-    written = (repo / "evaluations/attention/test.hyp").read_text(encoding="utf-8").split("\n")
-    assert translated == written[:5]
+    assert translated == hyps_of(repo, "attention", 2)[:5]
