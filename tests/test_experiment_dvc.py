@@ -1,0 +1,77 @@
+"""A second committed experiment (`python -m pipelines.experiment <name> <overrides>`,
+nmt_bottleneck/experiments.py) on a copy of the reproduced smoke pipeline (tests/conftest.py,
+`reproduced`, committed): the pair50 curves with seeds [1, 3] run in their own worktree on the
+same DVC cache, so the seed-1 trainings the main run already did are restored from DVC's run
+cache while seed 3 trains; the results land in reports/<name>/ with the params.yaml and dvc.lock
+that made them. A failing run copies nothing and says what to fix."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT, run_module, sh
+from tests.wandb_log import summarize
+
+OVERRIDES = ["data=synthetic", "experiment=smoke", "curves=pair50", "seeds=[1,3]"]
+VARIANTS = ("final_state", "attention")  # conf/curves/pair50.yaml
+
+
+@pytest.mark.slow
+def test_an_experiment_reuses_the_run_cache_and_keeps_its_results(reproduced_copy, tmp_path):
+    """About 2-3 minutes on 2 cores (two trainings, four evaluations, compare, report): slow."""
+    repo = reproduced_copy
+    composed = run_module(
+        "pipelines.compose_params", *OVERRIDES, "--out", str(tmp_path / "p.yaml"), cwd=repo
+    )
+    assert composed.returncode == 0, composed.stderr
+    expected = yaml.safe_load((tmp_path / "p.yaml").read_text())
+    assert (tuple(expected["variants"]), expected["seeds"]) == (VARIANTS, [1, 3])
+
+    ran = run_module("pipelines.experiment", "pair", *OVERRIDES, cwd=repo, timeout=1200)
+    printed = ran.stdout + ran.stderr
+    assert ran.returncode == 0, printed[-5000:]
+    for v in VARIANTS:
+        assert f"Stage 'train@{v}-1' is cached - skipping run, checking out outputs" in printed
+        assert f"Running stage 'train@{v}-1'" not in printed
+        assert f"Running stage 'train@{v}-3'" in printed
+        assert f"Running stage 'evaluate@{v}-3'" in printed
+    assert "attention_30" not in printed  # not among pair50's curves
+
+    results = repo / "reports/pair"
+    for name in ("report.md", "bleu_by_length.csv", "params.yaml", "dvc.lock"):
+        assert (results / name).is_file(), name
+    assert not (results / "templates").exists()  # code, not results
+    assert yaml.safe_load((results / "params.yaml").read_text()) == expected
+    lock = yaml.safe_load((results / "dvc.lock").read_text())["stages"]
+    main_lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    for v in VARIANTS:
+        restored = lock[f"train@{v}-1"]["outs"]
+        assert restored == main_lock[f"train@{v}-1"]["outs"]  # the same weights, not retrained
+        assert f"train@{v}-3" in lock
+    csv = (results / "bleu_by_length.csv").read_text().splitlines()
+    assert {row.split(",")[1] for row in csv[1:]} == set(VARIANTS)
+    assert {row.split(",")[-1] for row in csv[1:]} == {"2"}  # two seeds per curve
+
+    work = repo / ".experiments/pair"
+    runs = [summarize(f) for f in (work / "logs/wandb").glob("offline-run-*/run-*.wandb")]
+    trained = sorted(r["name"] for r in runs if r.get("name") != "report")
+    assert trained == ["attention-3", "final_state-3"]  # no training log for the seed-1 runs
+    status = sh(repo, "git", "status", "--porcelain", "--untracked-files=all").stdout
+    assert status and all(line.startswith("?? reports/pair/") for line in status.splitlines())
+
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    failed = run_module("pipelines.experiment", "pair", *OVERRIDES, "nosuch.key=1", cwd=repo)
+    assert failed.returncode == 1
+    assert "Could not override 'nosuch.key'" in failed.stderr + failed.stdout
+    assert "nothing was copied" in failed.stderr and "Fix" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file()} == before
+
+
+def test_an_experiment_name_must_be_a_folder_name(tmp_path):
+    args = ["../up", "experiment=smoke", "--root", str(tmp_path)]
+    failed = run_module("pipelines.experiment", *args, cwd=ROOT)
+    assert failed.returncode == 1
+    assert "experiment name '../up': use letters, digits and _" in failed.stderr
+    assert not list(tmp_path.iterdir())  # nothing made
