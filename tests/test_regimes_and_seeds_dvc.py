@@ -61,7 +61,8 @@ def test_every_variant_and_seed_trains_and_is_evaluated_once(reproduced, reprodu
     test_set = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
     for v, s in RUNS:
         assert (repo / f"models/{v}/{s}/model.pt").is_file()
-        assert [o["path"] for o in lock[f"train@{v}-{s}"]["outs"]] == [f"models/{v}/{s}"]
+        outs = [o["path"] for o in lock[f"train@{v}-{s}"]["outs"]]
+        assert outs == [f"models/{v}/{s}", f"reports/train/{v}/{s}.json"]
         assert f"--seed {s}" in lock[f"train@{v}-{s}"]["cmd"]
         metrics = json.loads((repo / f"reports/eval/{v}/{s}.json").read_text())
         assert metrics["test"]["sentences"] == test_set.num_rows
