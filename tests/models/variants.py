@@ -1,7 +1,9 @@
 """The variants of the real configuration, built as the train stage builds them, for the model,
-search and translate tests: conf/config.yaml's `variants` composed with `experiment=smoke`
-(smoke sizes), each `arch` given to `build_seq2seq` (the production wiring), with the vocabulary
-and the maximum source length that the train stage derives from the data set here.
+search and translate tests: the project's curves (conf/config.yaml's `curves`, not the smaller
+set experiment=smoke trains) at the smoke sizes, one variant per distinct model (a -30 regime
+trains the same `arch` as its -50 sibling), each `arch` given to `build_seq2seq` (the production
+wiring), with the vocabulary and the maximum source length that the train stage derives from
+the data set here.
 
 The variant ids come from the configuration, and the tests ask a model's context module what it
 is (its contract: `static`, `max_src_len`), never which variant it is, so a variant added in
@@ -10,6 +12,7 @@ conf/ is tested without a change here."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -29,12 +32,25 @@ CELLS = ["gru", "lstm"]
 
 @functools.cache
 def composed() -> DictConfig:
-    """conf/ composed with experiment=smoke; Hydra's global state is restored on exit."""
+    """conf/ composed with experiment=smoke and the curves conf/config.yaml chooses (smoke's own
+    leave out concat_states); Hydra's global state is restored on exit."""
     with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        return compose(config_name="config", overrides=["experiment=smoke"])
+        curves = compose(config_name="config", return_hydra_config=True).hydra.runtime.choices
+        overrides = ["experiment=smoke", f"curves={curves.curves}"]
+        return compose(config_name="config", overrides=overrides)
 
 
-VARIANTS = list(composed().variants)
+def distinct_models(variants: DictConfig) -> Iterator[str]:
+    """The first variant of each distinct `arch`, in configuration order."""
+    seen: list[dict] = []
+    for variant, spec in variants.items():
+        arch = OmegaConf.to_container(spec.arch, resolve=True)
+        if arch not in seen:
+            seen.append(arch)
+            yield variant
+
+
+VARIANTS = list(distinct_models(composed().variants))
 
 
 def make_model(
