@@ -10,7 +10,8 @@ Scenarios:
   one after the other   job 1, then job 2, each with all the cores' threads
   at once, default      both together, each with torch's default threads (the oversubscription)
   at once, share        both together, each registered with the "share" setting (cores // jobs,
-                        re-counted every step, as the train stage's callback does), in a registry of their own
+                        re-counted every step, as the train stage's callback does), in a
+                        registry of their own
 
     python benchmarks/parallel_training.py --data data/tokenized --tokenizer data/tokenizer \\
         --variant attention --seconds 45
