@@ -143,9 +143,10 @@ class CoreClaim:
         self.fd: int | None = None
         self.threads = torch.get_num_threads()
 
-    def acquire(self) -> int:
+    def acquire(self, wait: bool = True) -> int:
         """Register and set torch's threads; an integer or null setting first waits for its
-        threads' worth of free cores. Returns the thread count."""
+        threads' worth of free cores, unless `wait` is False (the processes of one distributed
+        job must not wait for each other). Returns the thread count."""
         if self.setting == SHARE:
             with self._admission():
                 peers = read_peers(self.folder)
@@ -157,7 +158,8 @@ class CoreClaim:
         while True:
             with self._admission():
                 peers = self._overlapping(read_peers(self.folder))
-                if not peers or free_cores(self.cores, peers) >= min(wanted, len(self.cores)):
+                free = free_cores(self.cores, peers)
+                if not wait or not peers or free >= min(wanted, len(self.cores)):
                     self._register(wanted)
                     break
             if not waited:

@@ -60,7 +60,8 @@ class CoreShare(Callback):
     `every_steps` steps for a "share" setting (a peer that came gets its share at once, one
     that ended gives its cores back; a count costs a directory listing and a flock per job,
     microseconds against a step's tenths of a second), and unregistered when fitting ends. Each
-    DDP process on a node registers as one job."""
+    DDP process on a node registers as one job, and none waits (its peers may be the ranks it
+    waits for in the first collective)."""
 
     def __init__(self, setting: int | str | None, every_steps: int = 1) -> None:
         self.claim = CoreClaim(setting, "train.threads")
@@ -68,7 +69,7 @@ class CoreShare(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":
-            self.claim.acquire()
+            self.claim.acquire(wait=trainer.world_size == 1)  # DDP ranks never wait on each other
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
         if trainer.global_step % self.every_steps == 0:
