@@ -1,6 +1,8 @@
 # The two set-up commands of the README:
 #   make repro   install (once), link the corpora if present, compose params.yaml, run `dvc repro`
 #   make test    install (once), run the test suite CI runs
+# and the second committed experiment (README, "Seeds"):
+#   make repro-seeds  RNNencdec-50 and RNNsearch-50 with three seeds each -> reports/seeds/
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV ?= .venv
@@ -10,10 +12,13 @@ CORPORA ?= $(wildcard ../shared/corpora)
 PYTEST_ARGS ?= -m "not slow"
 export PATH := $(BIN):$(PATH)
 
-.PHONY: repro test test-all install corpora params constraints lint
+.PHONY: repro repro-seeds test test-all install corpora params constraints lint
 
 repro: install corpora params
 	dvc repro
+
+repro-seeds: install corpora
+	python -m pipelines.experiment seeds experiment=cpu_seeds
 
 test: install corpora
 	pytest $(PYTEST_ARGS)

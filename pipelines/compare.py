@@ -1,6 +1,8 @@
-"""compare: sacrebleu's paired bootstrap test of every variant against the baseline
-(`judge.baseline`), over each test set and within each source-length bucket
-(`nmt_bottleneck.eval.compare.compare_variants`); writes the significance JSON.
+"""compare: over every (variant, seed)'s hypotheses, each variant's curve over its seeds and the
+two-level paired bootstrap (sentences and seeds) of every variant against the baseline
+(`judge.baseline`) and of the pairs the claims compare, over each test set and within each
+source-length bucket (`nmt_bottleneck.eval.compare.compare_variants`); writes the significance
+JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params(args.params)
     significance = compare_variants(
         list(params.variants),
-        params.judge.baseline,
+        list(params.seeds),
+        params.judge,
         list(params.data.test_sets),
         params.eval,
         corpus=args.corpus,
@@ -35,7 +38,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--evaluations", type=Path, required=True, help="evaluations/")
+    parser.add_argument(
+        "--evaluations", type=Path, required=True, help="evaluations/ (<variant>/<seed>/)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="significance JSON")
     return parser.parse_args(argv)
 

@@ -1,5 +1,6 @@
-"""DVC stage `train@<variant>`: train one variant (`variants.<id>` in params.yaml) on the
-tokenized data (nmt_bottleneck.training.fit.fit_variant). Writes `--out` (models/<id>/: the best
+"""DVC stage `train@<variant>-<seed>`: train one variant (`variants.<id>` in params.yaml) with one
+of the training seeds (`seeds`) on its regime's pairs of the tokenized data
+(nmt_bottleneck.training.fit.fit_variant). Writes `--out` (models/<id>/<seed>/: the best
 weights and the config) and `--metrics` (the run's facts: steps, epochs, wall time, memory, the
 machine, best validation loss, parameter counts); Lightning's checkpoints, for resuming, go to
 `--checkpoints`, outside the DVC output."""
@@ -26,13 +27,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"unknown variant {args.variant!r}; valid: "
             f"{', '.join(params.variants)}. Fix: --variant or conf/config.yaml."
         )
+    if args.seed not in params.seeds:
+        raise ConfigError(
+            f"--seed {args.seed} is not among seeds = {list(params.seeds)} in {args.params}. "
+            "Fix: add it to `seeds` in conf/config.yaml (then `make params`) or pick one of them."
+        )
     result = fit_variant(
         args.variant,
         params.variants[args.variant],
         params.train,
         params.trainer,
         params.logger,
-        params.seed,
+        args.seed,
+        widest=params.data.max_len,
         data=args.data,
         tokenizer=args.tokenizer,
         out=args.out,
@@ -48,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", required=True, help="id under `variants` in params.yaml")
+    parser.add_argument("--seed", type=int, required=True, help="one of `seeds` in params.yaml")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--data", type=Path, required=True, help="tokenize stage DatasetDict")
     parser.add_argument("--tokenizer", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="models/<variant>/")
+    parser.add_argument("--out", type=Path, required=True, help="models/<variant>/<seed>/")
     parser.add_argument("--metrics", type=Path, required=True, help="facts JSON (DVC metric)")
     parser.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints")
     parser.add_argument("--logs", type=Path, default=Path("logs"))

@@ -7,6 +7,8 @@ from omegaconf import OmegaConf
 
 from nmt_bottleneck.eval.claims import JudgeSettings
 from nmt_bottleneck.eval.results import BucketResult, Details, LastOverBest, SetScores
+from nmt_bottleneck.eval.seed_scores import curves_on
+from nmt_bottleneck.eval.seeds import SeedCurve
 from nmt_bottleneck.eval.translate import DecodeSettings
 
 GREEDY = DecodeSettings("greedy", 5, 1.0, 1.5, 6000)
@@ -65,3 +67,15 @@ def scores(
 def details(test_set: str = "test", **curves: SetScores) -> dict[str, Details]:
     """variant -> its details with the one test set `test_set`."""
     return {v: Details(v, GREEDY, {}, {test_set: s}, {}) for v, s in curves.items()}
+
+
+def on(per_variant: dict[str, Details | None], test_set: str = "test") -> dict[str, SeedCurve]:
+    """variant -> its curve on `test_set` over one seed (seed 1), gathered from `per_variant`
+    as the report stage gathers a curve without the compare stage's."""
+    return curves_on(test_set, {v: {1: d} for v, d in per_variant.items()}, {})
+
+
+def judged_sets(per_variant: dict[str, Details | None]) -> dict[str, dict[str, SeedCurve]]:
+    """Every test set or view of `per_variant` -> its curves, as the report stage judges them."""
+    names = list(dict.fromkeys(n for d in per_variant.values() if d for n in d.test_sets))
+    return {n: on(per_variant, n) for n in names}

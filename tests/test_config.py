@@ -143,7 +143,7 @@ GROUPS = {
 
 def test_the_groups_hold_the_agreed_options():
     assert GROUPS == {
-        "model": ["attention", "concat_states", "final_state"],
+        "model": ["attention", "attention_30", "concat_states", "final_state", "final_state_30"],
         "trainer": ["cpu", "ddp", "gpu"],
         "logger": ["csv", "wandb"],
         "experiment": ["cpu", "paper", "smoke"],
@@ -158,7 +158,7 @@ def test_every_variant_builds_at_every_experiment_size(tmp_path, experiment):
     from nmt_bottleneck.models.build import build_seq2seq
 
     params = compose(tmp_path, f"experiment={experiment}")
-    assert set(params["variants"]) == {"final_state", "concat_states", "attention"}
+    assert set(params["variants"]) == set(GROUPS["model"])  # every model file is a curve
     for name, spec in params["variants"].items():
         model = build_seq2seq(spec["arch"], 300, 300, f"variants.{name}.arch", 12)
         logits = model(
@@ -226,13 +226,15 @@ def test_the_logging_interval_is_a_logging_setting_the_train_stage_does_not_read
     """`logger.every_steps` (how often to log and redraw the progress bar) changes no weight:
     changing it, with either logger, leaves every param the train stage declares unchanged,
     so DVC re-trains nothing. Each profile sets its own interval over the logger's default."""
-    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["do"]["params"]
+    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["params"]
 
     def train_params(*overrides: str) -> dict:
         composed = compose(tmp_path, *overrides)
         assert composed["logger"]["every_steps"] > 0
         return {
-            key: OmegaConf.select(OmegaConf.create(composed), key.replace("${key}", "attention"))
+            key: OmegaConf.select(
+                OmegaConf.create(composed), key.replace("${item.variant}", "attention")
+            )
             for key in declared
         }
 

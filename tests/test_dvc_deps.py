@@ -19,6 +19,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from nmt_bottleneck import code_digest
+from nmt_bottleneck.training.fit import TRAINING_KEYS
 from tests.helpers import ROOT
 
 PACKAGES = {"nmt_bottleneck": ROOT / "src", "pipelines": ROOT}
@@ -54,7 +55,7 @@ def variant_targets() -> set[str]:
     return code_digest.target_modules(code_digest.config_targets(params["variants"]), PACKAGES)
 
 
-def stages() -> dict[str, dict]:
+def stages() -> dict[str, dict]:  # a foreach stage's `do`, a matrix stage as it is
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     return {name: stage.get("do", stage) for name, stage in spec.items()}
 
@@ -134,10 +135,17 @@ def test_the_code_digest_changes_with_any_file_the_stage_runs_and_only_those(tmp
 def test_the_train_stage_declares_what_changes_the_weights_and_no_logging_setting():
     """Switching `logger=csv` (or the W&B project, or the group's profile name) must not
     re-train a model: the weights do not depend on them. Everything the run's fingerprint
-    holds from params.yaml (models/resume.py: the variant, train, trainer, seed) is declared."""
-    params = stages()["train"]["params"]
-    assert not {"logger", "profile", "data.name"} & set(params)
-    assert {"seed", "variants.${key}", "train", "trainer"} <= set(params)
+    holds from params.yaml (models/resume.py: the variant's training keys, train, trainer, the
+    seed) is declared, the seed through the command (one stage per seed); what only the report
+    shows (a variant's `label`, `paper`) is not: relabelling a curve re-trains nothing."""
+    stage = stages()["train"]
+    params = set(stage["params"])
+    assert not {"logger", "profile", "data.name", "seed", "seeds"} & params
+    variant = "variants.${item.variant}"
+    assert {f"{variant}.{key}" for key in TRAINING_KEYS} | {"train", "trainer"} <= params
+    assert not {variant, f"{variant}.label", f"{variant}.paper"} & params
+    assert "--seed ${item.seed}" in stage["cmd"]
+    assert stage["matrix"] == {"variant": "${variants}", "seed": "${seeds}"}
 
 
 def test_the_walk_reaches_classes_config_names_by_target(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.eval.claims import JudgeSettings, SeparatedClaim, ShapeClaim
+from nmt_bottleneck.eval.claims import Claim, JudgeSettings
 from tests.helpers import ROOT
 from tests.judged import JUDGE, VARIANTS, settings
 
@@ -16,7 +16,7 @@ def test_the_committed_judge_section_parses_into_typed_claims():
     params = OmegaConf.load(ROOT / "params.yaml")
     parsed = JudgeSettings.from_config(params.judge, list(params.variants))
     assert parsed.baseline in params.variants
-    assert all(isinstance(c, ShapeClaim | SeparatedClaim) for c in parsed.claims)
+    assert all(isinstance(c, Claim) for c in parsed.claims)
     assert parsed == settings(list(params.variants))  # tests/judged.py writes it out
     assert JudgeSettings.from_json(parsed.to_json()) == parsed
 
@@ -30,10 +30,27 @@ def test_the_committed_judge_section_parses_into_typed_claims():
             r"final_state, concat_states, attention",
         ),
         (
-            {"claims": [{"kind": "ordering", "better": "attention", "worse": "final_state"}]},
-            r"judge.claims\[0\].kind = 'ordering': unknown kind; valid kinds: falls, holds, "
-            r"separated",
+            {"claims": [{"kind": "beats", "better": "attention", "worse": "final_state"}]},
+            r"judge.claims\[0\].kind = 'beats': unknown kind; valid kinds: falls, holds, "
+            r"separated, ordering, ahead",
         ),
+        (
+            {"claims": [{"kind": "ahead", "better": "attention", "worse": "final_state"}]},
+            r"judge.claims\[0\] \(kind ahead\) is missing beyond",
+        ),
+        (
+            {"claims": [{"kind": "ahead", "better": "attention", "worse": "x", "beyond": 20}]},
+            r"judge.claims\[0\].worse = 'x' is not a variant",
+        ),
+        (
+            {
+                "claims": [
+                    {"kind": "ahead", "better": "attention", "worse": "final_state", "beyond": 20.5}
+                ]
+            },
+            r"judge.claims\[0\].beyond = 20.5: it must be an integer",
+        ),
+        ({"alpha": 1.5}, r"judge.alpha = 1.5: it must be between 0 and 1"),
         (
             {"claims": [{"kind": "holds", "variant": "atention"}]},
             r"judge.claims\[0\].variant = 'atention' is not a variant; variants: final_state, ",
@@ -63,3 +80,16 @@ def test_a_missing_key_is_named():
     node = OmegaConf.create({k: v for k, v in JUDGE.items() if k != "claims"})
     with pytest.raises(ConfigError, match=r"judge is missing claims"):
         JudgeSettings.from_config(node, VARIANTS)
+
+
+def test_the_paired_claims_name_the_tests_compare_runs():
+    claims = [
+        {"kind": "falls", "variant": "final_state"},
+        {"kind": "ahead", "better": "attention", "worse": "concat_states", "beyond": 30},
+        {"kind": "ordering", "better": "concat_states", "worse": "final_state"},
+        {"kind": "ahead", "better": "attention", "worse": "concat_states", "beyond": 20},
+    ]
+    parsed = settings(VARIANTS, claims=claims, alpha=0.01)
+    assert parsed.alpha == 0.01
+    assert parsed.pairs() == [("attention", "concat_states"), ("concat_states", "final_state")]
+    assert settings(VARIANTS).alpha == 0.05  # a judge section without alpha: the default

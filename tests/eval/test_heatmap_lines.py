@@ -61,13 +61,13 @@ def test_the_caption_names_the_file_line_after_a_dropped_empty_pair(tmp_path: Pa
         trained_on=corpus,
         tokenizer=tmp_path / "tokenizer",
         model=model_dir,
-        out=evaluations / variant,
+        out=evaluations / variant / "1234",  # evaluations/<variant>/<seed>/
     )
-    (record,) = json.loads((evaluations / variant / "attention.json").read_text())
+    (record,) = json.loads((evaluations / variant / "1234" / "attention.json").read_text())
     assert (record["index"], record["line"], record["shard"]) == (2, 4, None)
     (tmp_path / "figures").mkdir()
-    ((caption, _),) = draw_heatmaps(evaluations, [variant], tmp_path / "figures")
-    assert caption == f"{variant}, test line 4"
+    ((caption, _),) = draw_heatmaps(evaluations, [variant], [1, 1234], tmp_path / "figures")
+    assert caption == f"{variant} (seed 1234), test line 4"  # the first seed that has one
 
 
 def test_records_written_before_lines_were_kept_read_as_before():

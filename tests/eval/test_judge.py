@@ -10,7 +10,7 @@ import json
 import pytest
 
 from nmt_bottleneck.eval.judge import Shape, Verdicts, judge, judge_set
-from tests.judged import details, fall, scores, settings
+from tests.judged import details, fall, on, scores, settings
 
 BASE = [20.0, 16.0, 12.0, 9.0, 6.0]  # the last bucket at 30% of the best: falls
 HOLDS = [25.0, 24.0, 23.0, 22.0, 21.0]  # the last at 84% of the best
@@ -23,7 +23,7 @@ def verdict(final_state, attention, half_width=1.0, attention_fall=None, **judge
         final_state=scores(final_state, half_width),
         attention=scores(attention, half_width, attention_fall),
     )
-    return judge_set(curves, settings(**judge_changes), "test")
+    return judge_set(on(curves), settings(**judge_changes), "test")
 
 
 def statuses(v) -> list[str]:
@@ -94,7 +94,7 @@ def test_an_interval_straddling_the_falls_line_cannot_tell():
     final_state = [20.0, 18.0, 16.0, 15.0, 13.0]  # 0.65 of the best: under 0.7
     interval = fall(0.55, 0.75, last="41+")
     curves = details(final_state=scores(final_state, 1.0, interval), attention=scores(HOLDS, 1.0))
-    v = judge_set(curves, settings(), "test")
+    v = judge_set(on(curves), settings(), "test")
     assert statuses(v) == ["cannot tell", "met", "met"]
     assert v.outcome == "cannot tell"
 
@@ -131,10 +131,10 @@ def test_below_the_floor_the_shape_is_not_judged():
 
 def test_a_claim_on_a_variant_without_scores_makes_the_verdict_incomplete():
     curves = details(final_state=scores(BASE))
-    v = judge_set(curves, settings(), "test")
+    v = judge_set(on(curves), settings(), "test")
     assert (v.outcome, v.missing, v.results) == ("incomplete", ("attention",), [])
     assert list(v.shapes) == ["final_state"]
-    not_run = judge_set({"final_state": None, "attention": None}, settings(), "test")
+    not_run = judge_set(on({"final_state": None, "attention": None}), settings(), "test")
     assert not_run.outcome == "incomplete"
 
 
@@ -155,7 +155,7 @@ def test_claims_are_read_from_config_for_any_variant():
         {"kind": "separated", "better": "wide", "worse": "narrow"},
     ]
     judged = settings(["final_state", "wide", "narrow"], claims=claims)
-    v = judge_set(curves, judged, "test")
+    v = judge_set(on(curves), judged, "test")
     assert [(r.claim.kind, r.status) for r in v.results] == [
         ("holds", "met"),
         ("separated", "not met"),
@@ -165,6 +165,6 @@ def test_claims_are_read_from_config_for_any_variant():
 
 def test_verdicts_round_trip_through_json():
     curves = details(final_state=scores(BASE), attention=scores(FALLS, 1.0, fall(0.7, 0.86, "41+")))
-    verdicts = judge(curves, settings(), ["test"])
+    verdicts = judge({"test": on(curves)}, settings(), ["test"])
     again = Verdicts.from_json(json.loads(json.dumps(verdicts.to_json())))
     assert again == verdicts

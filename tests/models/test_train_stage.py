@@ -57,7 +57,13 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     runs = list((tmp_path / "logs" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1
     run = summarize(runs[0])
-    assert (run["name"], run["group"], run["exit_code"]) == ("attention", "synthetic-smoke", 0)
+    seed = yaml.safe_load((tmp_path / "params.yaml").read_text())["seeds"][0]
+    # the one id of a (variant, seed) run, as in train@attention-<seed>
+    assert (run["name"], run["group"], run["exit_code"]) == (
+        f"attention-{seed}",
+        "synthetic-smoke",
+        0,
+    )
     val_losses = [row["val/loss"] for row in run["history"] if "val/loss" in row]
     assert len(val_losses) == 2  # validated at steps 4 and 8
     assert (
@@ -86,7 +92,31 @@ def test_an_unknown_variant_lists_the_valid_ones(tmp_path, tokenized):
     result, _ = train(tmp_path, tokenized, "luong")
     assert result.returncode == 1
     assert "unknown variant 'luong'" in result.stderr
-    assert "final_state, concat_states, attention" in result.stderr
+    variants = yaml.safe_load((tmp_path / "params.yaml").read_text())["variants"]
+    assert f"valid: {', '.join(variants)}." in result.stderr
+
+
+def test_a_seed_not_in_the_config_is_refused_with_the_fix(tmp_path, tokenized):
+    args = stage_args(tmp_path, tokenized[0], "attention", "seeds=[3,4]")
+    args[args.index("--seed") + 1] = "5"
+    result = run_module("pipelines.train", *args)
+    assert result.returncode == 1
+    assert "--seed 5 is not among seeds = [3, 4]" in result.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_a_regime_wider_than_the_tokenized_data_is_refused_before_any_data_work(tmp_path):
+    args = stage_args(
+        tmp_path,
+        str(tmp_path / "not-tokenized"),
+        "attention",
+        "data.max_len=30",
+        "variants.attention.max_len=40",
+    )
+    result = run_module("pipelines.train", *args)
+    assert result.returncode == 1
+    assert "variants.attention.max_len = 40 exceeds data.max_len = 30" in result.stderr
+    assert "Fix:" in result.stderr and "not-tokenized" not in result.stderr
 
 
 def test_a_linear_schedule_shorter_than_its_warmup_fails_before_any_data_work(tmp_path):

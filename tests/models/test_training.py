@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -12,7 +13,7 @@ import torch
 
 from nmt_bottleneck.data.datamodule import TranslationDataModule
 from nmt_bottleneck.data.tokenizer import PAD_ID
-from nmt_bottleneck.errors import ConfigError
+from nmt_bottleneck.errors import ConfigError, DataError
 from nmt_bottleneck.models.lightning_module import TrainingDivergedError, check_optim
 from nmt_bottleneck.training.trainer import training_steps
 from tests.models.train_parts import datamodule, make_module, trainer
@@ -252,3 +253,43 @@ def test_the_datamodule_state_counts_batches_trained_not_batches_fetched(tokeniz
     fit.fit(make_module("final_state", vocab), datamodule=dm)
     assert len(record.seen) == fit.global_step > 2
     assert all(state == expected for state, expected in record.seen)
+
+
+@pytest.mark.parametrize("max_words", [3, 6])
+def test_a_training_regime_keeps_the_pairs_within_it_and_every_validation_pair(
+    tokenized, max_words
+):
+    """A -30 variant trains on the tokenized data's pairs of at most 30 words on both sides,
+    counted here from the raw text, in their order; validation is never filtered."""
+    from nmt_bottleneck.data.corpus import load_corpus
+
+    corpus = load_corpus(Path(tokenized[0]))
+    expected = [
+        i
+        for i, (s, t) in enumerate(zip(corpus["train"]["src"], corpus["train"]["tgt"], strict=True))
+        if len(s.split()) <= max_words and len(t.split()) <= max_words
+    ]
+    assert 0 < len(expected) < corpus["train"].num_rows  # the filter bites on this data
+    sizes = {"max_tokens": 400, "eval_max_tokens": 800, "bucket_batches": 10}
+    dm = TranslationDataModule(
+        tokenized[0], **sizes, num_workers=0, seed=0, train_max_words=max_words
+    )
+    dm.setup()
+    kept = dm.rows["train"].split
+    assert kept["src_ids"] == [corpus["train"][i]["src_ids"] for i in expected]
+    assert len(dm.rows["valid"]) == corpus["valid"].num_rows
+    wide = TranslationDataModule(
+        tokenized[0], **sizes, num_workers=0, seed=0, train_max_words=10**6
+    )
+    wide.setup()
+    assert len(wide.rows["train"]) == corpus["train"].num_rows
+
+
+def test_a_regime_no_training_pair_fits_names_the_fix(tokenized):
+    dm = TranslationDataModule(
+        tokenized[0], 400, 800, num_workers=0, seed=0, bucket_batches=10, train_max_words=0
+    )
+    with pytest.raises(
+        DataError, match=r"no training pair has at most 0 words .* Fix: raise the variant's max_len"
+    ):
+        dm.setup()

@@ -26,8 +26,9 @@ def stage_args(tmp_path: Path, data: str, variant: str, *overrides: str) -> list
         str(params),
     )
     assert composed.returncode == 0, composed.stderr
+    seed = yaml.safe_load(params.read_text())["seeds"][0]
     return [
-        *("--variant", variant, "--params", str(params), "--data", data),
+        *("--variant", variant, "--seed", str(seed), "--params", str(params), "--data", data),
         *("--tokenizer", str(Path(data).parent), "--out", str(tmp_path / "models" / variant)),
         *("--metrics", str(tmp_path / f"{variant}.json")),
         *("--checkpoints", str(tmp_path / "checkpoints" / variant)),
@@ -48,7 +49,7 @@ def batches_per_epoch(tmp_path: Path, data: str, replicas: int = 1) -> int:
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     keys = ("max_tokens", "eval_max_tokens", "bucket_batches", "max_sentences")
     sizes = {k: params["train"][k] for k in keys}
-    dm = TranslationDataModule(data, **sizes, num_workers=0, seed=params["seed"])
+    dm = TranslationDataModule(data, **sizes, num_workers=0, seed=params["seeds"][0])
     dm.setup()
     sampler = dm.train_dataloader().batch_sampler
     sampler.num_replicas = replicas

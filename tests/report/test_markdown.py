@@ -10,9 +10,9 @@ from nmt_bottleneck.eval.significance import PairedRow, Significance
 from nmt_bottleneck.eval.translate import DecodeSettings
 from nmt_bottleneck.models.cost import Growth
 from nmt_bottleneck.report.machines import machines
-from nmt_bottleneck.report.markdown import Inputs, render, search
+from nmt_bottleneck.report.markdown import Inputs, VariantInfo, render, search
 from nmt_bottleneck.report.reading import novel_note, reading
-from tests.judged import GREEDY, VARIANTS, details, fall, scores, settings
+from tests.judged import GREEDY, VARIANTS, details, fall, judged_sets, scores, settings
 
 BASE = [20.0, 16.0, 12.0, 9.0, 6.0]  # falls
 HOLDS = [25.0, 24.0, 23.0, 22.0, 21.0]  # the last at 84% of the best
@@ -37,6 +37,7 @@ def report_inputs(
     names = list(dict.fromkeys(n for d in per_variant.values() if d for n in d.test_sets))
     variants = list(dict.fromkeys([*VARIANTS, *per_variant]))
     judged = settings(variants, **judge_changes)
+    curves = judged_sets(per_variant)
     return Inputs(
         data={},
         profile="cpu",
@@ -44,10 +45,12 @@ def report_inputs(
         commit="0",
         changed=[],
         tokenize={},
-        facts=facts or {},
-        details=per_variant,
+        facts={v: {1: f} for v, f in (facts or {}).items()},
+        details={v: {1: d} for v, d in per_variant.items()},
+        curves=curves,
+        variants={v: VariantInfo(v, None, None) for v in variants},
         significance=significance,
-        verdicts=judge(per_variant, judged, names),
+        verdicts=judge(curves, judged, names, significance),
         figures={n: f"figures/bleu_vs_length_{n}.png" for n in names},
         heatmaps=[],
         growth=growth or [],
@@ -58,8 +61,7 @@ def report_inputs(
 def read(per: dict[str, Details]) -> str:
     """The reading of test set `test`, judged as the report stage judges it."""
     inputs = report_inputs(per)
-    scored = {v: d.test_sets["test"] for v, d in per.items()}
-    return reading(scored, inputs.verdicts.test_sets["test"], inputs.verdicts)
+    return reading(inputs.curves["test"], inputs.verdicts.test_sets["test"], inputs.verdicts)
 
 
 def verdict_line(final_state: list[float], attention: list[float], half_width=1.0, interval=None):
@@ -131,11 +133,12 @@ def test_below_the_floor_the_verdict_names_the_best_curve():
 
 def test_a_missing_variant_is_named():
     per = {"final_state": details(final_state=scores(BASE))["final_state"], "attention": None}
-    facts = {"final_state": {"parameters": {"total": 1, "context": 1}}}
+    facts = {"final_state": {"parameters": {"total": 1, "context": 1}}, "attention": None}
     text = render(report_inputs(per, facts=facts))
     assert (
         "Not enough variants evaluated to judge the claims: no scores of `attention` here." in text
     )
+    assert "- `attention` seed 1: not trained. Run `dvc repro train@attention-1`." in text
 
 
 def test_a_views_note_counts_what_each_of_its_buckets_left_out():
@@ -174,11 +177,11 @@ def test_the_baseline_and_every_variant_come_from_the_results():
     row = PairedRow("all", 500, 20.0, 25.0, 0.001)
     rows = [row] + [row._replace(bucket=b.label) for b in scores(BASE).buckets]
     tests = {v: rows for v in ("final_state", "narrow")}
-    sig = Significance("attention", {"test": tests})
+    sig = Significance("attention", {"test": tests}, {}, {}, [1])
     text = render(report_inputs(per, significance=sig, baseline="attention"))
     assert "| p final_state vs attention | p narrow vs attention |" in text
     assert "narrow BLEU [95% CI]" in text and "- `narrow`: best 24.0 BLEU at 1-10 words" in text
-    assert "paired bootstrap test against attention (small p" in text
+    assert "paired bootstrap test over sentences and seeds against attention (small p" in text
 
 
 def test_the_growth_table_holds_every_bounded_variant():

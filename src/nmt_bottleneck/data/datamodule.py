@@ -1,5 +1,9 @@
 """The LightningDataModule over the tokenize stage's output (`data/tokenized`).
 
+The training pairs are those of one training regime: at most `train_max_words` whitespace words
+on both sides (the tokenize stage kept the widest regime's; a -30 variant keeps its subset).
+Validation is never filtered.
+
 Training batches come from `TokenBudgetSampler` (length-bucketed, seeded per epoch, sharded
 over DDP ranks by the sampler itself: build the Trainer with `use_distributed_sampler=False`);
 validation batches are length-sorted and fixed.
@@ -52,10 +56,30 @@ class Rows(Dataset):
         return (np.maximum(self.src_tokens, self.tgt_tokens) + 1).tolist()
 
 
+def within_regime(split: datasets.Dataset, max_words: int | None, where: str) -> datasets.Dataset:
+    """The pairs of `split` with at most `max_words` whitespace words on both sides (the
+    tokenize stage's `src_words`/`tgt_words`); all of them for None. Row order is kept, so the
+    widest regime's subset is the split itself and trains exactly as an unfiltered one."""
+    if max_words is None:
+        return split
+    words = split.with_format("arrow").select_columns(["src_words", "tgt_words"])[:]
+    longer = np.maximum(words["src_words"].to_numpy(), words["tgt_words"].to_numpy())
+    keep = np.flatnonzero(longer <= max_words)
+    if keep.size == 0:
+        raise DataError(
+            f"{where}: no training pair has at most {max_words} words on both sides. Fix: "
+            "raise the variant's max_len (conf/model/)."
+        )
+    if keep.size == split.num_rows:
+        return split
+    return split.select(keep)
+
+
 class TranslationDataModule(L.LightningDataModule):
     """Args: data_dir (the tokenize stage's DatasetDict), max_tokens per training batch,
     eval_max_tokens per validation batch, num_workers, seed, bucket_batches and max_sentences
-    (training batches; see the sampler)."""
+    (training batches; see the sampler), train_max_words (the training regime: pairs with more
+    words on either side are left out; None keeps every pair)."""
 
     def __init__(
         self,
@@ -66,6 +90,7 @@ class TranslationDataModule(L.LightningDataModule):
         seed: int,
         bucket_batches: int,
         max_sentences: int | None = None,
+        train_max_words: int | None = None,
     ) -> None:
         super().__init__()
         if num_workers < 0:
@@ -82,6 +107,7 @@ class TranslationDataModule(L.LightningDataModule):
         self.data_dir, self.max_tokens, self.eval_max_tokens = data_dir, max_tokens, eval_max_tokens
         self.num_workers, self.seed, self.bucket_batches = num_workers, seed, bucket_batches
         self.max_sentences = max_sentences
+        self.train_max_words = train_max_words
         self.collate = partial(collate, pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID)
         self.rows: dict[str, Rows] = {}
         self.train_sampler: TokenBudgetSampler | None = None
@@ -95,7 +121,8 @@ class TranslationDataModule(L.LightningDataModule):
                 f"{self.data_dir}: needs encoded train and valid splits (has "
                 f"{list(corpus)}). Fix: run `dvc repro tokenize`."
             )
-        self.rows = {name: Rows(corpus[name]) for name in ("train", "valid")}
+        train = within_regime(corpus["train"], self.train_max_words, self.data_dir)
+        self.rows = {"train": Rows(train), "valid": Rows(corpus["valid"])}
 
     def sampler(self, name: str, training: bool, replicas: int, rank: int) -> TokenBudgetSampler:
         """Training: shuffled token-budget batches, equal shares per rank. Evaluation: fixed

@@ -14,6 +14,15 @@ variants, a claim per length regime) is one more NamedTuple here and one more ca
   at or over the line).
 - `separated` {better, worse}: in every bucket starting beyond `long_from` words, `better`'s 95%
   interval lies wholly above `worse`'s.
+- `ordering` {better, worse}: over the whole test set, `better`'s BLEU (mean over its seeds) is
+  above `worse`'s, by the paired test over seeds (`eval.paired`, the compare stage) at p <
+  `alpha` (Bahdanau et al. 2015, Table 1: RNNsearch-30 over RNNencdec-50).
+- `ahead` {better, worse, beyond}: in every bucket starting beyond `beyond` words, `better` is
+  above `worse` by the same paired test at p < `alpha` (one test per bucket, not corrected for
+  their number: the claim needs each of them).
+
+With several seeds a curve is the mean over seeds (`eval.seeds`): the shape claims read its
+last-over-best quotient, `separated` its bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -26,7 +35,16 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.errors import ConfigError
 
-JUDGE_KEYS = ("baseline", "long_from", "holds_at", "falls_below", "min_best_bleu", "claims")
+JUDGE_KEYS = (
+    "baseline",
+    "long_from",
+    "holds_at",
+    "falls_below",
+    "min_best_bleu",
+    "alpha",
+    "claims",
+)
+OPTIONAL = {"alpha": 0.05}  # keys a judge section written before them may leave out
 
 
 class ShapeClaim(NamedTuple):
@@ -44,11 +62,32 @@ class SeparatedClaim(NamedTuple):
     worse: str
 
 
-Claim = ShapeClaim | SeparatedClaim
+class OrderingClaim(NamedTuple):
+    """`better` is above `worse` over the whole test set, by the paired test (docstring)."""
+
+    kind: Literal["ordering"]
+    better: str
+    worse: str
+
+
+class AheadClaim(NamedTuple):
+    """`better` is above `worse` in every bucket starting beyond `beyond` words, by the paired
+    test in each (module docstring)."""
+
+    kind: Literal["ahead"]
+    better: str
+    worse: str
+    beyond: int
+
+
+Claim = ShapeClaim | SeparatedClaim | OrderingClaim | AheadClaim
+PairedClaim = OrderingClaim | AheadClaim  # judged by the compare stage's paired tests
 CLAIM_KINDS: dict[str, type[Claim]] = {
     "falls": ShapeClaim,
     "holds": ShapeClaim,
     "separated": SeparatedClaim,
+    "ordering": OrderingClaim,
+    "ahead": AheadClaim,
 }
 VARIANT_FIELDS = ("variant", "better", "worse")  # claim fields that name a variant
 
@@ -70,7 +109,14 @@ class JudgeSettings(NamedTuple):
     holds_at: float  # a curve holds when last bucket / best bucket >= this
     falls_below: float  # a curve falls when last bucket / best bucket < this
     min_best_bleu: float  # below this in the best bucket of the claims' variants: not judged
+    alpha: float  # ordering / ahead: a paired test supports the claim at p < alpha
     claims: list[Claim]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(system, baseline) of each paired test the claims read: (better, worse), once each,
+        in the claims' order."""
+        wanted = [(c.better, c.worse) for c in self.claims if isinstance(c, PairedClaim)]
+        return list(dict.fromkeys(wanted))
 
     @classmethod
     def from_config(cls, node: DictConfig | Mapping, variants: Sequence[str]) -> JudgeSettings:
@@ -78,7 +124,7 @@ class JudgeSettings(NamedTuple):
         every claim must name. Errors name the key and the valid options."""
         node = node if isinstance(node, DictConfig) else OmegaConf.create(dict(node))
         check_keys(node, JUDGE_KEYS, "judge")
-        absent = [k for k in JUDGE_KEYS if k not in node]
+        absent = [k for k in JUDGE_KEYS if k not in node and k not in OPTIONAL]
         if absent:
             raise ConfigError(
                 f"judge is missing {', '.join(absent)}. Fix: add them to `judge` in "
@@ -89,6 +135,8 @@ class JudgeSettings(NamedTuple):
         check_number("judge.holds_at", node.holds_at, 0, 1)
         check_number("judge.falls_below", node.falls_below, 0, node.holds_at)
         check_number("judge.min_best_bleu", node.min_best_bleu, 0, 100)
+        alpha = node.get("alpha", OPTIONAL["alpha"])
+        check_number("judge.alpha", alpha, 0, 1)
         if not isinstance(node.claims, ListConfig):
             raise ConfigError(
                 f"judge.claims = {node.claims!r}: it must be a list of claims, e.g. "
@@ -96,7 +144,7 @@ class JudgeSettings(NamedTuple):
             )
         claims = [parse_claim(c, f"judge.claims[{i}]", variants) for i, c in enumerate(node.claims)]
         numbers = (node.long_from, float(node.holds_at), float(node.falls_below))
-        return cls(node.baseline, *numbers, float(node.min_best_bleu), claims)
+        return cls(node.baseline, *numbers, float(node.min_best_bleu), float(alpha), claims)
 
     def to_json(self) -> dict[str, Any]:
         return self._replace(claims=[c._asdict() for c in self.claims])._asdict()
@@ -127,6 +175,8 @@ def parse_claim(node: Any, key: str, variants: Sequence[str]) -> Claim:
     for field in VARIANT_FIELDS:
         if field in node:
             check_variant(f"{key}.{field}", node[field], variants)
+    if "beyond" in node:
+        check_number(f"{key}.beyond", node.beyond, 0, None, integer=True)
     return cls(**{f: node[f] for f in cls._fields})
 
 

@@ -1,8 +1,10 @@
 """The report's figures, drawn from numbers already computed (no scoring here).
 
-- `bleu_vs_length`: BLEU against source sentence length, one line per variant with its 95%
-  bootstrap band, the sentence count of each bucket along the top: Figure 2 of Bahdanau et al.
-  2015, with the uncertainty the paper did not show.
+- `bleu_vs_length`: BLEU against source sentence length, one line per variant (its `label`,
+  the mean over its seeds) with two bands: the 95% bootstrap interval of the seed mean (shaded)
+  and, with more than one seed, the seed spread min..max (hatched); the sentence count of each
+  bucket along the top and each training-length limit (a variant's `max_len`) as a dashed
+  vertical line: Figure 2 of Bahdanau et al. 2015, with the uncertainty the paper did not show.
 - `attention_heatmap`: a sentence's attention weights, source subwords x output subwords
   (Figure 3 of the same paper).
 - `context_growth`: the parameters of context modules built for a bounded source length,
@@ -22,8 +24,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from nmt_bottleneck.eval.results import SetScores
+from nmt_bottleneck.eval.seeds import SeedCurve
 from nmt_bottleneck.models.cost import Growth
 
 COLORS = ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink")
@@ -43,26 +47,52 @@ def styles(variants: Sequence[str]) -> dict[str, Style]:
 
 
 class Curve(NamedTuple):
+    """A variant's curve as drawn: per bucket the seed mean, its interval and the seed spread."""
+
     variant: str
+    label: str  # the variant's display name (`variants.<id>.label`), in the legend
     labels: list[str]  # bucket labels, "1-10" ... "61+"
+    los: list[int]  # each bucket's first and last length in words (None: open)
+    his: list[int | None]
     counts: list[int]
-    bleu: list[float]
-    ci_lo: list[float]
-    ci_hi: list[float]
+    bleu: list[float]  # mean over seeds
+    ci_lo: list[float | None]  # 95% bootstrap interval of the seed mean
+    ci_hi: list[float | None]
+    seed_min: list[float]  # the seed spread
+    seed_max: list[float]
+    seeds: int  # how many seeds the mean is over
     length_ratio: list[float]  # output / reference length per bucket (tables, not drawn)
 
     @classmethod
-    def from_scores(cls, variant: str, scores: SetScores) -> Curve:
-        b = scores.buckets
+    def from_seeds(cls, c: SeedCurve, label: str) -> Curve:
+        b = c.buckets
         return cls(
-            variant,
+            c.variant,
+            label,
             [x.label for x in b],
+            [x.lo for x in b],
+            [x.hi for x in b],
             [x.n for x in b],
             [x.bleu for x in b],
             [x.ci_lo for x in b],
             [x.ci_hi for x in b],
+            [x.seed_min for x in b],
+            [x.seed_max for x in b],
+            len(c.seeds),
             [x.length_ratio for x in b],
         )
+
+
+def limit_position(los: Sequence[int], his: Sequence[int | None], words: int) -> float:
+    """Where `words` (a training-length limit) falls on the bucket axis (bucket k centred at
+    x = k): after the bucket that ends at it (k + 0.5), or inside the bucket that holds it, in
+    proportion; inside an open last bucket, at its centre."""
+    for k, (lo, hi) in enumerate(zip(los, his, strict=True)):
+        if hi is None:
+            return float(k) if words >= lo else k - 0.5
+        if lo <= words <= hi:
+            return k - 0.5 + (words - lo + 1) / (hi - lo + 1)
+    return len(los) - 0.5
 
 
 def save(fig, path: Path) -> list[Path]:
@@ -78,25 +108,73 @@ def save(fig, path: Path) -> list[Path]:
 
 
 def bleu_vs_length(
-    curves: list[Curve], title: str, path: Path, style: dict[str, Style]
+    curves: list[Curve],
+    title: str,
+    path: Path,
+    style: dict[str, Style],
+    limits: Sequence[int] = (),
 ) -> list[Path]:
-    """One panel: x = source length bucket, y = BLEU, a line and a band per variant."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    """The figure of `bleu_vs_length_figure`, saved as PNG and SVG."""
+    return save(bleu_vs_length_figure(curves, title, style, limits), path)
+
+
+def bleu_vs_length_figure(
+    curves: list[Curve], title: str, style: dict[str, Style], limits: Sequence[int] = ()
+) -> Figure:
+    """One panel: x = source length bucket, y = BLEU; per variant a line (the seed mean), a
+    shaded band (95% bootstrap interval of the seed mean) and, over several seeds, a hatched
+    band (min..max over seeds); `limits`: training-length limits in words, dashed lines."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
     x = list(range(len(curves[0].labels)))
     for c in curves:
         color, marker = style[c.variant]
-        ax.plot(x, c.bleu, marker=marker, color=color, label=c.variant)
-        ax.fill_between(x, c.ci_lo, c.ci_hi, color=color, alpha=0.18, linewidth=0)
-    ax.set_xticks(x, curves[0].labels)
+        ax.plot(x, c.bleu, marker=marker, color=color, label=c.label, gid=f"curve-{c.variant}")
+        if all(v is not None for v in (*c.ci_lo, *c.ci_hi)):
+            ax.fill_between(x, c.ci_lo, c.ci_hi, color=color, alpha=0.18, linewidth=0)
+        if c.seeds > 1:
+            ax.fill_between(
+                x,
+                c.seed_min,
+                c.seed_max,
+                facecolor="none",
+                edgecolor=color,
+                hatch="///",
+                alpha=0.5,
+                linewidth=0,
+            )
+    first = curves[0]
+    for words in sorted(set(limits)):
+        at = limit_position(first.los, first.his, words)
+        ax.axvline(at, color="0.35", linestyle="--", linewidth=1, gid=f"limit-{words}")
+        ax.text(
+            at,
+            0.02,
+            f" trained on <= {words} words",
+            rotation=90,
+            fontsize=7,
+            color="0.25",
+            transform=ax.get_xaxis_transform(),
+            ha="right",
+            va="bottom",
+        )
+    ax.set_xticks(x, first.labels)
     ax.set_xlabel("source sentence length (words)")
-    ax.set_ylabel("BLEU (bands: 95% bootstrap CI)")
+    ax.set_ylabel("BLEU (line: mean over seeds)")
     ax.set_ylim(bottom=0)
     top = ax.secondary_xaxis("top")
-    top.set_xticks(x, [f"n={n}" for n in curves[0].counts], fontsize=7)
+    top.set_xticks(x, [f"n={n}" for n in first.counts], fontsize=7)
     ax.set_title(title, pad=18)
     ax.grid(alpha=0.3)
-    ax.legend()
-    return save(fig, path)
+    bands = [
+        Patch(facecolor="0.5", alpha=0.3, label="shaded: 95% bootstrap interval of the seed mean")
+    ]
+    seeds = max(c.seeds for c in curves)
+    if seeds > 1:
+        label = f"hatched: seed spread, min..max over {seeds} seeds"
+        bands.append(Patch(facecolor="none", edgecolor="0.3", hatch="///", label=label))
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=[*handles, *bands], fontsize=8, loc="best")
+    return fig
 
 
 def attention_heatmap(

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nmt_bottleneck.eval.claims import JudgeSettings, SeparatedClaim
+from nmt_bottleneck.eval.claims import AheadClaim, JudgeSettings, OrderingClaim, SeparatedClaim
 from nmt_bottleneck.eval.judge import ClaimResult, Shape, Verdict, Verdicts
 from nmt_bottleneck.eval.results import Details, SetScores
+from nmt_bottleneck.eval.seeds import SeedCurve
 
 NEAR_DUPLICATE = "a training source up to case, numbers and punctuation"
 
 
-def reading(scores: Mapping[str, SetScores], verdict: Verdict, verdicts: Verdicts) -> str:
-    """The reading's lines (`scores`: variant -> its scores on the set), then the verdict."""
+def reading(scores: Mapping[str, SeedCurve], verdict: Verdict, verdicts: Verdicts) -> str:
+    """The reading's lines (`scores`: variant -> its curve over seeds on the set), then the
+    verdict."""
     settings = verdicts.settings
     lines = [shape_line(s, scores[s.variant], settings) for s in verdict.shapes.values()]
     for r in verdict.results:
@@ -30,7 +32,7 @@ def reading(scores: Mapping[str, SetScores], verdict: Verdict, verdicts: Verdict
     return "\n".join([*lines, "", sentence(verdict, settings)])
 
 
-def shape_line(s: Shape, scores: SetScores, settings: JudgeSettings) -> str:
+def shape_line(s: Shape, scores: SeedCurve, settings: JudgeSettings) -> str:
     ratio = scores.curve()[-1].length_ratio
     return (
         f"- `{s.variant}`: best {s.best_bleu:.1f} BLEU at {s.best} words, {s.last_bleu:.1f} at "
@@ -38,7 +40,7 @@ def shape_line(s: Shape, scores: SetScores, settings: JudgeSettings) -> str:
     )
 
 
-def gains(c: SeparatedClaim, better: SetScores, worse: SetScores) -> str:
+def gains(c: SeparatedClaim, better: SeedCurve, worse: SeedCurve) -> str:
     pairs = zip(better.curve(), worse.curve(), strict=True)
     quotients = [f"{a.bleu / b.bleu:.1f}x" if b.bleu else "-" for a, b in pairs]
     return (
@@ -73,6 +75,10 @@ def quotient(x: float, settings: JudgeSettings) -> str:
 def phrases(r: ClaimResult, settings: JudgeSettings) -> tuple[str | None, str | None]:
     """(what in this claim supports the paper's shape, what does not or cannot be told)."""
     c = r.claim
+    if r.status == "untested":
+        return None, None  # no paired test on this set: the claim is left to the other sets
+    if isinstance(c, OrderingClaim | AheadClaim):
+        return paired_phrases(r, settings)
     if isinstance(c, SeparatedClaim):
         k, n, beyond = len(r.separated), len(r.long), f"beyond {settings.long_from} words"
         ahead = (
@@ -106,6 +112,34 @@ def phrases(r: ClaimResult, settings: JudgeSettings) -> tuple[str | None, str | 
     )
 
 
+def paired_phrases(r: ClaimResult, settings: JudgeSettings) -> tuple[str | None, str | None]:
+    """What an ordering or ahead claim's paired tests say (`phrases`)."""
+    c, alpha = r.claim, f"p < {settings.alpha:g}"
+    if isinstance(c, OrderingClaim):
+        p = f"p = {r.tests[0].p_value:.4f}"
+        return {
+            "met": (f"{c.better} beats {c.worse} overall ({p})", None),
+            "not met": (None, f"{c.worse} beats {c.better} overall ({p})"),
+            "cannot tell": (
+                None,
+                f"the paired test cannot tell {c.better} from {c.worse} overall ({p})",
+            ),
+        }[r.status]
+    k, n, beyond = len(r.separated), len(r.long), f"beyond {c.beyond} words"
+    ahead = f"{c.better} beats {c.worse} in {k} of {n} buckets {beyond} ({alpha})"
+    if r.status == "cannot tell" and not n:
+        return None, f"no bucket starts {beyond}"
+    return {
+        "met": (ahead, None),
+        "partly": (ahead, f"not in every bucket {beyond}"),
+        "not met": (
+            None,
+            f"{c.better} beats {c.worse} in no bucket {beyond} and trails it in some",
+        ),
+        "cannot tell": (None, f"the paired tests cannot tell {c.better} from {c.worse} {beyond}"),
+    }[r.status]
+
+
 def joined(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -135,6 +169,8 @@ def sentence(verdict: Verdict, settings: JudgeSettings) -> str:
     }[verdict.outcome]
     if good and bad:
         return f"{head}: {joined(good)}, but {joined(bad)}."
+    if not good and not bad:
+        return f"{head}: no claim was tested on this set."
     return f"{head}: {joined(good or bad)}."
 
 

@@ -53,7 +53,8 @@ def run_job(cfg: DictConfig, variant: str, out: Path, group: str | None, code: s
     pipeline's `<data>-<profile>`); `code`: the digest of the code that runs (the training run's
     fingerprint holds it). Returns the metrics (BLEU and chrF per test set)."""
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # sizes.* filled in
-    check_settings(variant, cfg.model, cfg.train)  # before tokenizing, which may take minutes
+    # before tokenizing, which may take minutes
+    check_settings(variant, cfg.model, cfg.train, widest=cfg.data.max_len)
     job_params(cfg, variant, out)  # the job's composition, for the record
     data = tokenized_cache(
         Path(cfg.sweep.cache), cfg.sweep.corpus, cfg.sweep.manifest, cfg.data, cfg.tokenizer
@@ -75,6 +76,7 @@ def train_job(
         cfg.trainer,
         cfg.logger,
         cfg.seed,
+        widest=cfg.data.max_len,
         data=data / "tokenized",
         tokenizer=data / "tokenizer",
         out=out / "models" / variant,

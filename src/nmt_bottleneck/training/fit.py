@@ -1,8 +1,10 @@
-"""Train one variant: what the DVC stage `train@<id>` and the Hydra sweep both call.
+"""Train one variant with one seed: what the DVC stage `train@<id>-<seed>` and the Hydra sweep
+both call.
 
-`fit_variant` builds the data, the model and the Trainer from plain settings, resumes an
-interrupted run of the same settings and code (models/resume.py) or starts afresh, trains, and
-writes `out` (models/<id>/): `model.pt` (the best weights on validation loss, a plain state dict
+`fit_variant` builds the data (the training pairs of the variant's regime, `max_len` words at
+most), the model and the Trainer from plain settings, resumes an interrupted run of the same
+settings and code (models/resume.py) or starts afresh, trains, and writes `out`
+(models/<id>/<seed>/): `model.pt` (the best weights on validation loss, a plain state dict
 that loads with torch.load(weights_only=True)) and `config.yaml` (the variant's resolved config
 plus the sizes derived from the data). Nothing that depends on the run (times, memory, machine)
 goes there: that is the returned TrainResult, for the caller's metrics file. Lightning's
@@ -56,6 +58,10 @@ TRAIN_KEYS = (
     "patience",
 )
 LOGGER_KEYS = ("kind", "project", "mode", "every_steps")
+# A variant's keys: what trains it (`arch`, `optim`, `max_len`: its training regime) and what the
+# report shows (`label`, `paper`), which no training reads.
+SPEC_KEYS = ("arch", "optim", "max_len", "label", "paper")
+TRAINING_KEYS = ("arch", "optim", "max_len")  # the ones config.yaml and the fingerprint hold
 # `train` keys that change no weight, left out of the run's fingerprint so that changing one
 # resumes an interrupted run: the loader's worker processes (batches are made in the main
 # process's order whatever the number of workers: 0 and 2 trained byte-identical weights).
@@ -73,6 +79,7 @@ def fit_variant(
     logger: DictConfig,
     seed: int,
     *,
+    widest: int,
     data: Path,
     tokenizer: Path,
     out: Path,
@@ -81,18 +88,21 @@ def fit_variant(
     group: str,
     code: str,
 ) -> TrainResult | None:
-    """Train `variant` and write `out`; the run's facts, or None on DDP ranks other than 0.
+    """Train `variant` with `seed` and write `out`; the run's facts, or None on DDP ranks other
+    than 0.
 
-    Args: variant: the id (`variants.<id>`); spec: its config (`arch`, `optim`); train: the
+    Args: variant: the id (`variants.<id>`); spec: its config (`arch`, `optim`, `max_len`: the
+    longest training pair it learns from, in words on both sides); train: the
     `train` settings (length, schedule, batches, validation); trainer: Lightning Trainer
     settings; logger: the `logger` settings (kind, project, mode, every_steps: how often to log
     and redraw the progress bar), none of them in the fingerprint; seed; data: the tokenize
-    stage's DatasetDict folder; tokenizer: its tokenizer folder; out: models/<id>/;
+    stage's DatasetDict folder, whose training pairs have at most `widest` words (data.max_len);
+    tokenizer: its tokenizer folder; out: models/<id>/<seed>/;
     checkpoints: this run's resumable checkpoints; logs: the W&B/CSV folder; group: the W&B
     group; code: a digest of the code that runs (nmt_bottleneck.code_digest), part of the run's
     fingerprint, so a run is never resumed by other code.
     """
-    check_settings(variant, spec, train, logger)
+    check_settings(variant, spec, train, logger, widest)
     log_settings = OmegaConf.to_container(logger)
     every_steps = log_settings.pop("every_steps")
     L.seed_everything(seed, workers=True, verbose=False)
@@ -104,6 +114,7 @@ def fit_variant(
         seed,
         train.bucket_batches,
         train.max_sentences,
+        train_max_words=spec.max_len,
     )
     datamodule.setup()
     module, config = build_module(variant, spec, train, datamodule, tokenizer)
@@ -111,7 +122,7 @@ def fit_variant(
     state = prepare_run(checkpoints, settings, primary=rank_zero_only.rank == 0)
     run_logger = make_logger(
         **log_settings,
-        run=variant,
+        run=run_name(variant, seed),
         group=group,
         config=config,
         save_dir=Path(logs),
@@ -137,6 +148,11 @@ def fit_variant(
         *(variant, result.steps, result.wall_time_s, result.best_val_loss, result.best_step, out),
     )
     return result
+
+
+def run_name(variant: str, seed: int) -> str:
+    """The one id of a (variant, seed) run: the W&B run name, as in train@<id>-<seed>."""
+    return f"{variant}-{seed}"
 
 
 def run_settings(
@@ -186,11 +202,17 @@ def run_fit(
 
 
 def check_settings(
-    variant: str, spec: DictConfig, train: DictConfig, logger: DictConfig | None = None
+    variant: str,
+    spec: DictConfig,
+    train: DictConfig,
+    logger: DictConfig | None = None,
+    widest: int | None = None,
 ) -> None:
-    """Every key present and known, one training length, a schedule that fits, and `logger`'s
-    keys when given: before any data work (a sweep job may tokenize for minutes first)."""
-    check_keys(spec, ("arch", "optim"), f"variants.{variant}")
+    """Every key present and known, a training regime within `widest` (data.max_len) when
+    given, one training length, a schedule that fits, and `logger`'s keys when given: before
+    any data work (a sweep job may tokenize for minutes first)."""
+    check_keys(spec, SPEC_KEYS, f"variants.{variant}")
+    check_regime(variant, spec.get("max_len"), widest)
     if "log_every_steps" in train:
         raise ConfigError(
             "train.log_every_steps is now logger.every_steps (a logging setting: it changes no "
@@ -210,6 +232,23 @@ def check_settings(
     check_optim(spec.optim, train, f"variants.{variant}.optim")
 
 
+def check_regime(variant: str, max_len: object, widest: int | None) -> None:
+    """A variant's `max_len`: a positive integer, at most `widest` (data.max_len) when given."""
+    key = f"variants.{variant}.max_len"
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise ConfigError(
+            f"{key} = {max_len!r}: it must be a positive integer, the longest training "
+            "sentence in words (30 and 50 are the paper's regimes). Fix: conf/model/ (or "
+            f"`-S {key}=50`), then `make params`."
+        )
+    if widest is not None and max_len > widest:
+        raise ConfigError(
+            f"{key} = {max_len} exceeds data.max_len = {widest}, the widest regime the tokenize "
+            f"stage keeps: the variant would silently train on at most {widest} words. Fix: "
+            f"raise data.max_len to {max_len} (re-tokenizes) or lower {key}, then `make params`."
+        )
+
+
 def check_logger(logger: DictConfig) -> None:
     """Known `logger` keys, and a positive `every_steps`."""
     check_keys(logger, LOGGER_KEYS, "logger")
@@ -225,10 +264,12 @@ def check_logger(logger: DictConfig) -> None:
 def build_module(
     variant: str, spec: DictConfig, train: DictConfig, datamodule: TranslationDataModule, tokenizer
 ) -> tuple[Seq2SeqModule, dict[str, Any]]:
-    """The LightningModule, and the config written beside the weights: the variant's, with the
-    sizes derived from the data (vocabularies; the longest source, concat_states' L)."""
+    """The LightningModule, and the config written beside the weights: the variant's training
+    keys (TRAINING_KEYS), with the sizes derived from the data (vocabularies; the longest
+    source of its regime's training pairs and of validation, concat_states' L)."""
     tokenizers = load_tokenizers(tokenizer)
     derived = {
+        "train_pairs": len(datamodule.rows["train"]),  # the regime's (spec.max_len)
         "max_src_len": max(rows.longest_source() for rows in datamodule.rows.values()),
         "src_vocab": tokenizers.src.get_piece_size(),
         "tgt_vocab": tokenizers.tgt.get_piece_size(),
@@ -248,7 +289,8 @@ def build_module(
         warmup_steps=train.warmup_steps,
         pad_id=PAD_ID,
     )
-    return module, {"variant": variant, **OmegaConf.to_container(spec), "derived": derived}
+    trains = {k: OmegaConf.to_container(spec, resolve=True)[k] for k in TRAINING_KEYS}
+    return module, {"variant": variant, **trains, "derived": derived}
 
 
 def finish_run(logger: Logger | None) -> None:

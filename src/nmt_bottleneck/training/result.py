@@ -1,6 +1,6 @@
 """What a training run reports (`TrainResult`): the facts of the run, written by the train
-stage as its metrics file (reports/train/<id>.json) and read by the report and the sweep.
-They depend on the run (wall time, memory, the machine), so they stay out of models/<id>/,
+stage as its metrics file (reports/train/<id>/<seed>.json) and read by the report and the
+sweep. They depend on the run (wall time, memory, the machine), so they stay out of models/,
 which other stages depend on: a byte-identical retrain leaves those stages up to date."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class TrainResult:
     best_val_loss: float
     best_step: int  # the step of the weights written
     parameters: dict[str, int]  # trainable parameters, in total and per part
-    derived: dict[str, int]  # sizes derived from the data (vocabularies, longest source)
+    derived: dict[str, int]  # from the data: the regime's pairs, vocabularies, longest source
     peak_memory_mb: dict[str, float]
     machine: dict[str, Any]  # what wall_time_s was measured on
 
