@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         tokenizer=args.tokenizer,
         model=args.model,
         out=args.out,
+        accelerator=params.trainer.accelerator,
     )
     write_json_atomic(details.to_json(), args.details)
     write_json_atomic(details.metrics(), args.metrics)

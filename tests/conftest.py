@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from typing import Any
 import pytest
 
 from tests.helpers import SMALL, dvc, find_corpora, make_repo, sh
+
+# The test session's trainings and evaluations register their cores (nmt_bottleneck.cores) in a
+# registry of their own, inherited by every stage they run: a test never waits for a job of the
+# machine's that is not its own (a real pipeline running beside the tests).
+os.environ.setdefault("NMT_JOBS_DIR", tempfile.mkdtemp(prefix="nmt-bottleneck-test-jobs-"))
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def test_the_groups_hold_the_agreed_options():
         "model": ["attention", "attention_30", "concat_states", "final_state", "final_state_30"],
         "trainer": ["cpu", "ddp", "gpu"],
         "logger": ["csv", "wandb"],
-        "experiment": ["cpu", "paper", "smoke"],
+        "experiment": ["cpu", "cpu_seeds", "paper", "smoke"],
     }
 
 
@@ -157,7 +157,7 @@ def test_every_variant_builds_at_every_experiment_size(tmp_path, experiment):
 
     from nmt_bottleneck.models.build import build_seq2seq
 
-    params = compose(tmp_path, f"experiment={experiment}")
+    params = compose(tmp_path, f"experiment={experiment}", "curves=figure2")
     assert set(params["variants"]) == set(GROUPS["model"])  # every model file is a curve
     for name, spec in params["variants"].items():
         model = build_seq2seq(spec["arch"], 300, 300, f"variants.{name}.arch", 12)

@@ -8,8 +8,11 @@ seeds each), its results kept under `reports/<name>/`.
 (same command, code, data and params: the seed-1234 trainings) is restored from DVC's run cache,
 not trained again. It then copies that worktree's `reports/` (but the plot templates), its
 `params.yaml` and `dvc.lock` into `reports/<name>/`: what the experiment computed and exactly
-how, for `git add`. Nothing is copied when `dvc repro` fails, and the copy replaces the folder
-as a whole (`atomic_dir`), so `reports/<name>/` is always one run's.
+how, for `git add`. Only the outputs the experiment's own `dvc.lock` lists under `reports/` are
+copied: the worktree starts from the committed reports of the main run, whose other files (a
+variant or seed the experiment does not train, `reports/<name>/` itself) are not its results.
+Nothing is copied when `dvc repro` fails, and the copy replaces the folder as a whole
+(`atomic_dir`), so `reports/<name>/` is always one run's.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import yaml
 
 from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.errors import ConfigError, NmtBottleneckError
@@ -46,7 +51,13 @@ def run_experiment(name: str, overrides: Sequence[str], root: Path) -> Path:
     command(["dvc", "repro"], work)
     out = root / "reports" / name
     with atomic_dir(out) as tmp:
-        shutil.copytree(work / "reports", tmp, dirs_exist_ok=True, ignore=skip_templates)
+        for path in report_outputs(work / "dvc.lock"):
+            target = tmp / Path(path).relative_to("reports")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (work / path).is_dir():
+                shutil.copytree(work / path, target)
+            else:
+                shutil.copy2(work / path, target)
         for kept in KEPT:
             shutil.copy2(work / kept, tmp / kept)
     log.info("%s: results in %s (commit them with the code they came from)", name, out)
@@ -66,9 +77,16 @@ def checkout(root: Path, work: Path) -> None:
         command(["git", "worktree", "add", "--detach", "--force", str(work), head], root)
 
 
-def skip_templates(folder: str, names: list[str]) -> list[str]:
-    """The plot templates are code, not results: left out of the copy."""
-    return ["templates"] if Path(folder).name == "reports" else []
+def report_outputs(lock: Path) -> list[str]:
+    """The outputs under reports/ of every stage in `lock` (a dvc.lock), sorted."""
+    stages = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"]
+    paths = {
+        out["path"]
+        for stage in stages.values()
+        for out in stage.get("outs", [])
+        if out["path"].startswith("reports/")
+    }
+    return sorted(paths)
 
 
 def command(argv: list[str], cwd: Path) -> None:

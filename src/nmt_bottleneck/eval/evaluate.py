@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import datasets
+import torch
 from omegaconf import DictConfig
 
 from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.config import check_keys
+from nmt_bottleneck.cores import CoreClaim
 from nmt_bottleneck.data.corpus import load_corpus
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.near_duplicates import near_duplicates
@@ -33,6 +35,7 @@ from nmt_bottleneck.data.tokenizer import Tokenizers, load_tokenizers
 from nmt_bottleneck.errors import ConfigError
 from nmt_bottleneck.eval.bleu import bucket_scores, corpus_scores, last_over_best
 from nmt_bottleneck.eval.buckets import Bucket, merge_small, source_buckets
+from nmt_bottleneck.eval.device import decode_device
 from nmt_bottleneck.eval.results import AttentionRecord, Details, SetScores, Timing
 from nmt_bottleneck.eval.translate import DecodeSettings, Translations, load_model, translate
 from nmt_bottleneck.machine import describe
@@ -47,6 +50,8 @@ EVAL_KEYS = (
     "bootstrap_samples",
     "bootstrap_seed",
     "heatmaps",
+    "device",
+    "threads",
 )
 HEATMAP_WORDS = (30, 45)  # heatmap sentences: sources of this many words (Figure 3 style)
 SkipReason = Literal["no near-duplicates", "all near-duplicates"]
@@ -68,18 +73,56 @@ def evaluate_variant(
     tokenizer: Path,
     model: Path,
     out: Path,
+    accelerator: str | None = "cpu",
 ) -> Details:
     """Translate and score the test sets `data.test_sets` of the download stage's `corpus` with
     the model in `model` (models/<variant>/) and the tokenizers in `tokenizer`; `trained_on`: the
     tokenize stage's output, whose train split gives the training sources for the novel views.
-    Writes the hypotheses folder `out` atomically; returns the scores."""
+    Writes the hypotheses folder `out` atomically; returns the scores. Decodes on the device
+    `eval.device` and the trainer's `accelerator` (`trainer.accelerator`) give (eval/device.py),
+    with this process's share of the cores (`eval.threads`, nmt_bottleneck.cores)."""
     check_keys(eval_cfg, EVAL_KEYS, "eval")
     settings = DecodeSettings.from_config(eval_cfg.decode)
+    device = decode_device(eval_cfg.get("device"), accelerator)
+    with CoreClaim(eval_cfg.get("threads"), "eval.threads"):
+        test_sets, skipped = decode_and_score(
+            variant,
+            data,
+            eval_cfg,
+            settings,
+            device,
+            corpus=corpus,
+            trained_on=trained_on,
+            tokenizer=tokenizer,
+            model=model,
+            out=out,
+        )
+    details = Details(variant, settings, describe(device), test_sets, skipped)
+    for name, m in details.metrics().items():
+        log.info("%s on %s: BLEU %.2f, chrF %.2f", variant, name, m["bleu"], m["chrf"])
+    return details
+
+
+def decode_and_score(
+    variant: str,
+    data: DictConfig,
+    eval_cfg: DictConfig,
+    settings: DecodeSettings,
+    device: torch.device,
+    *,
+    corpus: Path,
+    trained_on: Path,
+    tokenizer: Path,
+    model: Path,
+    out: Path,
+) -> tuple[dict[str, SetScores], dict[str, str]]:
+    """evaluate_variant's work on `device`: the hypotheses folder written, the scores per test
+    set (and view), the views skipped."""
     splits = load_corpus(corpus)
     check_test_sets(data, list(splits), corpus)
     views = check_novel_views(data)
     train_sources = load_corpus(trained_on)["train"]["src"] if views else []
-    seq2seq, _ = load_model(model)
+    seq2seq, _ = load_model(model, device)
     tokenizers = load_tokenizers(tokenizer)
     test_sets: dict[str, SetScores] = {}
     skipped: dict[str, str] = {}
@@ -105,10 +148,7 @@ def evaluate_variant(
         if heatmaps:
             records = [r.to_json() for r in heatmaps]
             (tmp / "attention.json").write_text(json.dumps(records), "utf-8")
-    details = Details(variant, settings, describe(), test_sets, skipped)  # the model is on the CPU
-    for name, m in details.metrics().items():
-        log.info("%s on %s: BLEU %.2f, chrF %.2f", variant, name, m["bleu"], m["chrf"])
-    return details
+    return test_sets, skipped
 
 
 def evaluate_test_set(

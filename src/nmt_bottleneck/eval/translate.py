@@ -61,8 +61,9 @@ class Translations(NamedTuple):
     truncated: int  # sources cut to the context module's max_src_len
 
 
-def load_model(model_dir: Path) -> tuple[Seq2Seq, dict]:
-    """The variant the train stage wrote, in eval mode on the CPU, and its config."""
+def load_model(model_dir: Path, device: torch.device | str = "cpu") -> tuple[Seq2Seq, dict]:
+    """The variant the train stage wrote, in eval mode on `device` (eval/device.py chooses it),
+    and its config."""
     model_dir = Path(model_dir)
     config_path, weights = model_dir / "config.yaml", model_dir / "model.pt"
     if not config_path.is_file() or not weights.is_file():
@@ -78,7 +79,7 @@ def load_model(model_dir: Path) -> tuple[Seq2Seq, dict]:
         config.arch, d.src_vocab, d.tgt_vocab, f"{model_dir}/config.yaml: arch", d.max_src_len
     )
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return model.eval(), OmegaConf.to_container(config)
+    return model.to(device).eval(), OmegaConf.to_container(config)
 
 
 def encode_sources(
@@ -112,8 +113,10 @@ def translate(
     keep_attention: set[int] = frozenset(),
     progress: str | None = "translating",
 ) -> Translations:
-    """Translate `sentences` (raw text); attention weights are kept for `keep_attention`."""
+    """Translate `sentences` (raw text) on the device `model` is on; attention weights (on the
+    CPU) are kept for `keep_attention`."""
     limit = model.context.max_src_len
+    device = next(model.parameters()).device
     ids, truncated = encode_sources(sentences, tokenizers, limit)
     if truncated:
         log.warning(
@@ -128,7 +131,7 @@ def translate(
             src[row, : len(ids[i])] = torch.tensor(ids[i])
         src_lens = torch.tensor([len(ids[i]) for i in batch])  # [B]
         rows = [row for row, i in enumerate(batch) if i in keep_attention]
-        out = search(model, src, src_lens, settings, rows)
+        out = search(model, src.to(device), src_lens.to(device), settings, rows)
         for row, i in enumerate(batch):
             tokens[i] = out.tokens[row]
             if i in keep_attention and out.attention is not None:

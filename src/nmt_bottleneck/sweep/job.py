@@ -101,6 +101,7 @@ def evaluate_job(variant: str, cfg: DictConfig, corpus: Path, data: Path, out: P
         tokenizer=data / "tokenizer",
         model=out / "models" / variant,
         out=out / "evaluations",
+        accelerator=cfg.trainer.accelerator,
     )
     write_json_atomic(details.to_json(), out / "eval.details.json")
     write_json_atomic(details.metrics(), out / "eval.json")

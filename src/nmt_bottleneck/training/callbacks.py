@@ -1,5 +1,5 @@
-"""The train stage's own Lightning callbacks: validate at the last step, and save the state a
-killed run resumes from at every validation."""
+"""The train stage's own Lightning callbacks: validate at the last step, save the state a
+killed run resumes from at every validation, and take this process's share of the cores."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback, Checkpoint
 from lightning.pytorch.trainer.states import TrainerFn
+
+from nmt_bottleneck.cores import CoreClaim
 
 
 class ValidateLastStep(Callback):
@@ -50,3 +52,28 @@ class SaveLast(Checkpoint):
         if trainer.is_global_zero:
             os.replace(partial, self.path)
         trainer.strategy.barrier("SaveLast")
+
+
+class CoreShare(Callback):
+    """This training's threads (nmt_bottleneck.cores): registered and set when fitting starts
+    (an integer or null `train.threads` waits there for free cores), re-counted every
+    `every_steps` steps for a "share" setting (a peer that came gets its share at once, one
+    that ended gives its cores back; a count costs a directory listing and a flock per job,
+    microseconds against a step's tenths of a second), and unregistered when fitting ends. Each
+    DDP process on a node registers as one job, and none waits (its peers may be the ranks it
+    waits for in the first collective)."""
+
+    def __init__(self, setting: int | str | None, every_steps: int = 1) -> None:
+        self.claim = CoreClaim(setting, "train.threads")
+        self.every_steps = every_steps
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit":
+            self.claim.acquire(wait=trainer.world_size == 1)  # DDP ranks never wait on each other
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step % self.every_steps == 0:
+            self.claim.refresh()
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.claim.release()

@@ -56,6 +56,7 @@ TRAIN_KEYS = (
     "num_workers",
     "val_every_steps",
     "patience",
+    "threads",
 )
 LOGGER_KEYS = ("kind", "project", "mode", "every_steps")
 # A variant's keys: what trains it (`arch`, `optim`, `max_len`: its training regime) and what the
@@ -141,7 +142,10 @@ def fit_variant(
     run_fit(fit, module, datamodule, state.resume_from)
     if not fit.is_global_zero:
         return None
-    result = write_model(out, checkpoints, fit, best, module, config, started)
+    logged = {"kind": logger.kind, "name": run_name(variant, seed), "id": state.run_id}
+    result = write_model(
+        out, checkpoints, fit, best, module, config, started, seed, {**logged, "group": group}
+    )
     mark_complete(checkpoints)
     log.info(
         "%s: %d steps in %.0f s, best val/loss %.4f at step %d; wrote %s",
@@ -307,9 +311,12 @@ def write_model(
     module: Seq2SeqModule,
     config: dict[str, Any],
     started: float,
+    seed: int,
+    logger_run: dict[str, str],
 ) -> TrainResult:
     """`out` (atomically) from the best checkpoint: model.pt and config.yaml; the run's facts
-    (`started`: time.perf_counter() when training started)."""
+    (`started`: time.perf_counter() when training started; `seed`; `logger_run`: the logger's
+    run, which the evaluation of these weights can log to)."""
     path = Path(best.best_model_path) if best.best_model_path else None
     if path is None or not path.is_file():
         raise DataError(
@@ -325,6 +332,7 @@ def write_model(
         OmegaConf.save(OmegaConf.create(config), tmp / "config.yaml")
     return TrainResult(
         variant=config["variant"],
+        seed=seed,
         steps=trainer.global_step,
         epochs=epochs_trained(trainer),
         wall_time_s=round(time.perf_counter() - started, 1),
@@ -334,4 +342,5 @@ def write_model(
         derived=config["derived"],
         peak_memory_mb=peak_memory_mb(),
         machine=describe(trainer.strategy.root_device, trainer.world_size),
+        logger_run=logger_run,
     )

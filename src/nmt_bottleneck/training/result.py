@@ -17,6 +17,7 @@ import torch
 @dataclass(frozen=True)
 class TrainResult:
     variant: str
+    seed: int
     steps: int  # optimizer steps trained
     epochs: float | None  # passes over the training data (this rank's share), fractional
     wall_time_s: float  # of this run (a resumed run: since it resumed)
@@ -26,6 +27,7 @@ class TrainResult:
     derived: dict[str, int]  # from the data: the regime's pairs, vocabularies, longest source
     peak_memory_mb: dict[str, float]
     machine: dict[str, Any]  # what wall_time_s was measured on
+    logger_run: dict[str, str]  # the run it logged to: kind, name (<id>-<seed>), id, group
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import Logger
 
 from nmt_bottleneck.models.resume import BEST, LAST
-from nmt_bottleneck.training.callbacks import SaveLast, ValidateLastStep
+from nmt_bottleneck.training.callbacks import CoreShare, SaveLast, ValidateLastStep
 
 
 def build_trainer(
@@ -35,7 +35,9 @@ def build_trainer(
     """The Trainer and its best-checkpoint callback: `best.ckpt` in `checkpoints` when val/loss
     improves, `last.ckpt` at every validation (what a restarted run resumes from). Training
     length: `training_steps`. `log_every` (logger.every_steps): metrics logged, and a log file's
-    progress bar redrawn, every that many steps."""
+    progress bar redrawn, every that many steps. `train.threads` (or $NMT_THREADS) sets this
+    process's torch threads (nmt_bottleneck.cores; absent: torch's default count, waiting for
+    free cores beside other registered jobs)."""
     best = ModelCheckpoint(
         dirpath=checkpoints,
         filename=BEST.removesuffix(".ckpt"),
@@ -59,6 +61,7 @@ def build_trainer(
             LearningRateMonitor("step"),
             progress_bar(log_every),
             ValidateLastStep(),
+            CoreShare(train.get("threads")),
         ],
     )
     return built, best
