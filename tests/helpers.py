@@ -91,7 +91,8 @@ def edit_conf(repo: Path, changes: dict) -> None:
     """Edit the repository's conf/ as a user would (DVC recomposes params.yaml from conf/ on
     every `dvc exp run`, so this, not params.yaml, is where settings live), then recompose.
     Keys: `data.source.*` (conf/data/synthetic.yaml), `train.*`, `sizes.*` and `logger.*` (the
-    smoke experiment profile), anything else (conf/config.yaml)."""
+    smoke experiment profile), `judge.claims` (the smoke curves': conf/curves/smoke.yaml, which
+    the smoke profile chooses), anything else (conf/config.yaml)."""
     from omegaconf import OmegaConf
 
     for key, value in changes.items():
@@ -99,6 +100,8 @@ def edit_conf(repo: Path, changes: dict) -> None:
             path, local = repo / "conf/data/synthetic.yaml", key.removeprefix("data.")
         elif key.startswith(("train.", "sizes.", "logger.")):
             path, local = repo / "conf/experiment/smoke.yaml", key
+        elif key.startswith("judge.claims"):
+            path, local = repo / "conf/curves/smoke.yaml", key
         else:
             path, local = repo / "conf/config.yaml", key
         directive = path.read_text().splitlines()[0]  # `# @package ...` must survive the save
