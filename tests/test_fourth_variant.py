@@ -93,7 +93,7 @@ def test_a_fourth_variant_runs_through_the_whole_pipeline(reproduced_copy):
     assert claim["shape"]["variant"] == NEW
 
     report = (repo / "reports/report.md").read_text()
-    assert f"| {NEW} | test |" in report
+    assert all(f"| {NEW} | {seed} | test |" in report for seed in SEEDS)
     assert f"{NEW} BLEU [95% CI]" in report and f"p {NEW} vs final_state" in report
     assert f"- `{NEW}`: best " in report
 
