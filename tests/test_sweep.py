@@ -59,10 +59,11 @@ def test_a_multirun_trains_evaluates_and_summarizes_every_job_a_failed_one_inclu
         assert f"variants:\n  {variant}:" in params
         assert (job / f"models/{variant}/model.pt").is_file()
         assert (job / "evaluations/test.hyp").is_file()
-        assert json.loads((job / "train.json").read_text())["steps"] == 6
+        facts = json.loads((job / "train.json").read_text())
+        assert facts["steps"] == 6
         (run,) = (job / "logs/wandb").glob("offline-run-*/run-*.wandb")
-        logged = summarize(run)
-        assert (logged["name"], logged["group"]) == (variant, "sweep-test")
+        logged = summarize(run)  # named <id>-<seed>, as the train stage's runs
+        assert (logged["name"], logged["group"]) == (f"{variant}-{facts['seed']}", "sweep-test")
     for failed in ("1", "3"):
         error = (sweep / failed / "error.txt").read_text()
         assert "scheduler 'linear' (train.scheduler)" in error

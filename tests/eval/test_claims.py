@@ -11,13 +11,21 @@ from nmt_bottleneck.eval.claims import Claim, JudgeSettings
 from tests.helpers import ROOT
 from tests.judged import JUDGE, VARIANTS, settings
 
+FIGURE2 = [  # issue 22's claims (a)-(e), written out: what conf/curves/figure2.yaml must say
+    {"kind": "falls", "variant": "final_state"},
+    {"kind": "holds", "variant": "attention"},
+    {"kind": "ahead", "better": "attention", "worse": "attention_30", "beyond": 30},
+    {"kind": "ordering", "better": "attention_30", "worse": "final_state"},
+    {"kind": "ahead", "better": "attention", "worse": "final_state", "beyond": 20},
+]
+
 
 def test_the_committed_judge_section_parses_into_typed_claims():
     params = OmegaConf.load(ROOT / "params.yaml")
     parsed = JudgeSettings.from_config(params.judge, list(params.variants))
     assert parsed.baseline in params.variants
     assert all(isinstance(c, Claim) for c in parsed.claims)
-    assert parsed == settings(list(params.variants))  # tests/judged.py writes it out
+    assert parsed == settings(list(params.variants), claims=FIGURE2, alpha=0.05)
     assert JudgeSettings.from_json(parsed.to_json()) == parsed
 
 
