@@ -8,9 +8,10 @@ seeds each), its results kept under `reports/<name>/`.
 (same command, code, data and params: the seed-1234 trainings) is restored from DVC's run cache,
 not trained again. It then copies that worktree's `reports/` (but the plot templates), its
 `params.yaml` and `dvc.lock` into `reports/<name>/`: what the experiment computed and exactly
-how, for `git add`. Only the outputs the experiment's own `dvc.lock` lists under `reports/` are
-copied: the worktree starts from the committed reports of the main run, whose other files (a
-variant or seed the experiment does not train, `reports/<name>/` itself) are not its results.
+how, for `git add`. The experiment's `dvc.lock` is written afresh (the committed one, the main
+run's, is removed first), and only the outputs it lists under `reports/` are copied: the
+worktree starts from the committed reports of the main run, whose other files (a variant or seed
+the experiment does not train, `reports/<name>/` itself) are not its results.
 Nothing is copied when `dvc repro` fails, and the copy replaces the folder as a whole
 (`atomic_dir`), so `reports/<name>/` is always one run's.
 """
@@ -48,6 +49,10 @@ def run_experiment(name: str, overrides: Sequence[str], root: Path) -> Path:
         link.symlink_to(corpora.resolve(), target_is_directory=True)
     command(["dvc", "config", "--local", "cache.dir", str(root / ".dvc" / "cache")], work)
     command([sys.executable, "-m", "pipelines.compose_params", *overrides], work)
+    # The committed dvc.lock is the main run's: its entries for stages this composition lacks
+    # would stay in the experiment's lock (and their files would look like its results). Without
+    # it, every stage runs or is restored from the run cache, and the lock is the experiment's.
+    (work / "dvc.lock").unlink(missing_ok=True)
     command(["dvc", "repro"], work)
     out = root / "reports" / name
     with atomic_dir(out) as tmp:
