@@ -5,32 +5,12 @@ source tokens (`max_src_len`) gets longer sources cut to L and counted."""
 
 from __future__ import annotations
 
-import gzip
-import itertools
-
 import pytest
 import torch
 
-from nmt_bottleneck.data.tokenizer import EOS_ID, SubwordTrainer
+from nmt_bottleneck.data.tokenizer import EOS_ID
 from nmt_bottleneck.eval.translate import DecodeSettings, search, translate
 from tests.models.variants import ALIGNING, BOUNDED, VARIANTS, make_model, model_for
-
-
-@pytest.fixture(scope="module")
-def tokenizers(corpora, tmp_path_factory):
-    """A small joint vocabulary trained on the first 3,000 Hansard training pairs."""
-    lines = {}
-    for lang in ("en", "fr"):
-        with gzip.open(corpora / "hansard_enfr" / f"train.{lang}.gz", "rt", encoding="utf-8") as f:
-            lines[lang] = [s.rstrip("\n") for s in itertools.islice(f, 3000)]
-    trainer = SubwordTrainer("unigram", 400, True, 1.0, 100_000, 1, 1)
-    return trainer.train(lines["en"], lines["fr"], tmp_path_factory.mktemp("tok"))
-
-
-@pytest.fixture(scope="module")
-def sentences(corpora) -> list[str]:
-    with gzip.open(corpora / "hansard_enfr" / "test_unseen.en.gz", "rt", encoding="utf-8") as f:
-        return [s.rstrip("\n") for s in itertools.islice(f, 12)]
 
 
 @pytest.mark.parametrize("search", ["greedy", "beam"])
