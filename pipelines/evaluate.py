@@ -4,17 +4,20 @@
 Writes `<out>/<test_set>.hyp` (and `<out>/attention.json` for a model with attention weights),
 the metrics JSON (corpus BLEU and chrF per test set, as DVC metrics) and the details JSON
 (`nmt_bottleneck.eval.results.Details`: signatures, decode settings, BLEU with a bootstrap
-interval per source-length bucket, the `<set>_novel` views).
+interval per source-length bucket, the `<set>_novel` views). With the W&B logger, the scores also
+go into the model's training run (`nmt_bottleneck.eval.wandb_log`; its id from `--train-facts`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from nmt_bottleneck.atomic import write_json_atomic
 from nmt_bottleneck.eval.evaluate import evaluate_variant
+from nmt_bottleneck.eval.wandb_log import log_evaluation
 from pipelines.stage import load_params, run
 
 
@@ -34,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     write_json_atomic(details.to_json(), args.details)
     write_json_atomic(details.metrics(), args.metrics)
+    trained = json.loads(args.train_facts.read_text(encoding="utf-8"))
+    log_evaluation(params.logger, trained, details, args.logs)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,6 +54,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="hypotheses folder")
     parser.add_argument("--metrics", type=Path, required=True, help="BLEU/chrF per test set")
     parser.add_argument("--details", type=Path, required=True, help="buckets, signatures")
+    parser.add_argument(
+        "--train-facts", type=Path, required=True, help="the train facts JSON: its W&B run"
+    )
+    parser.add_argument("--logs", type=Path, default=Path("logs"), help="W&B folder, as train's")
     return parser.parse_args(argv)
 
 

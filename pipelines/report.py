@@ -1,6 +1,6 @@
 """report: gather what the stages computed, have the claims judged, draw and write it
 (`nmt_bottleneck.report.assemble.build_report`): the per-bucket CSV (a DVC plot), the figures,
-the verdicts JSON and report.md; the figures and table also go to W&B as a run `report`.
+the verdicts JSON and report.md; the figures, table and report.md also go to W&B as a run `report`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if params.logger.kind == "wandb":
         group = experiment_group(params.data.name, params.profile)
         config = {"data": params.data.name, "profile": params.profile}
-        log_report(params.logger, group, config, report.csv, report.figures, args.logs)
+        log_report(params.logger, group, config, report.csv, report.figures, args.out, args.logs)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

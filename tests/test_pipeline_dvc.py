@@ -29,11 +29,15 @@ from tests.helpers import (
     sh,
     stop_on_open,
 )
+from tests.wandb_eval import check_evaluation_logged
 from tests.wandb_log import summarize
 
 VARIANTS = ("final_state", "attention_30", "attention")  # conf/curves/smoke.yaml
 SEEDS = (1, 2)  # conf/experiment/smoke.yaml
 RUNS = [(v, s) for v in VARIANTS for s in SEEDS]  # every (variant, seed) trains once
+
+
+TRAIN_EVAL_DETAILS = (("train", ".json"), ("eval", ".json"), ("eval", ".details.json"))
 
 
 def read_json(path: Path) -> dict:
@@ -390,6 +394,7 @@ def check_evaluation_and_report(repo: Path) -> None:
     plots = dvc(repo, "plots", "show", "--json", "reports/bleu_by_length.csv").stdout
     assert "attention_30" in plots and "ci_hi" in plots
     check_report_logged_to_wandb(repo, lines)
+    check_evaluations_logged_to_wandb(repo, rows)
 
 
 def check_significance(significance: dict, rows: list[dict]) -> None:
@@ -455,6 +460,28 @@ def check_report_logged_to_wandb(repo: Path, csv_rows: list[str]) -> None:
     stored = json.loads((report["dir"] / "files" / logged[table + "path"]).read_text())
     assert [stored["columns"], *stored["data"]] == [row.split(",") for row in csv_rows]
     assert (report["dir"] / "files" / logged[image + "path"]).stat().st_size > 0
+    (artifact,) = report["artifacts"]  # report.md and the figures it links, as written
+    assert (artifact["name"], artifact["type"]) == ("report-synthetic-smoke", "report")
+    figures = sorted(f"figures/{p.name}" for p in (repo / "reports/figures").iterdir())
+    assert sorted(artifact["files"]) == sorted(["report.md", *figures])
+
+
+def check_evaluations_logged_to_wandb(repo: Path, csv_rows: list[dict]) -> None:
+    """Each (variant, seed)'s evaluation went into its training's W&B run (tests/wandb_eval.py),
+    and the mean over seeds of the runs' per-bucket BLEU is the report CSV's line (each run's
+    BLEU is rounded to 4 places, so the mean is within that rounding)."""
+    logged: dict[str, list[list[dict]]] = {}
+    for v, seed in RUNS:
+        files = [repo / f"reports/{d}/{v}/{seed}{x}" for d, x in TRAIN_EVAL_DETAILS]
+        (rows,) = check_evaluation_logged(repo / "logs", *files)  # one test set: test
+        logged.setdefault(v, []).append(rows)
+    for v, per_seed in logged.items():
+        csv_line = [r for r in csv_rows if r["test_set"] == "test" and r["variant"] == v]
+        assert len(csv_line) == len(per_seed[0])
+        for k, row in enumerate(csv_line):
+            mean = sum(rows[k]["bleu"] for rows in per_seed) / len(per_seed)
+            assert per_seed[0][k]["bucket_lo"] == int(row["bucket_lo"])
+            assert abs(mean - float(row["bleu"])) <= 1e-4, (v, row)
 
 
 def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduced_copy, tmp_path):

@@ -42,12 +42,14 @@ def item_key(item) -> str:
 
 
 def summarize(path: Path) -> dict:
-    """The run's name and group, its history rows, final summary and config keys."""
+    """The run's name, group and id, its history rows, final summary, config keys and the
+    artifacts it logged (name, type, file paths)."""
     out: dict = {"history": [], "summary": {}, "config": {}}
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             out["name"], out["group"] = record.run.display_name, record.run.run_group
+            out["id"] = record.run.run_id
         elif kind == "history":
             out["history"].append(
                 {item_key(i): json.loads(i.value_json) for i in record.history.item}
@@ -60,6 +62,28 @@ def summarize(path: Path) -> dict:
             out["config"].update(
                 {item_key(i): json.loads(i.value_json) for i in record.config.update}
             )
+        elif kind == "artifact":
+            files = [entry.path for entry in record.artifact.manifest.contents]
+            out.setdefault("artifacts", []).append(
+                {"name": record.artifact.name, "type": record.artifact.type, "files": files}
+            )
         elif kind == "exit":
             out["exit_code"] = record.exit.exit_code
     return out
+
+
+def offline_runs(logs: Path) -> list[dict]:
+    """Every offline run under a W&B folder (`<logs>/wandb/offline-run-<time>-<id>/`), oldest
+    first, summarized, with its folder as `dir` (a resumed run is one more folder, same id)."""
+    files = sorted(
+        Path(logs).glob("wandb/offline-run-*/run-*.wandb")
+    )  # the name starts with the time
+    return [summarize(f) | {"dir": f.parent} for f in files]
+
+
+def logged_table(run: dict, row: dict, key: str) -> list[dict]:
+    """The `wandb.Table` logged under `key` in history row `row` of `run` (offline_runs), as
+    dicts: W&B writes the table to a file under the run's `files/` and logs its path."""
+    assert row[f"{key}/_type"] == "table-file", row
+    stored = json.loads((run["dir"] / "files" / row[f"{key}/path"]).read_text())
+    return [dict(zip(stored["columns"], values, strict=True)) for values in stored["data"]]

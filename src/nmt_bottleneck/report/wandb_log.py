@@ -1,5 +1,8 @@
-"""The report's figures and per-bucket table as a W&B run named `report` in the experiment's
-group (offline by default), beside the training runs."""
+"""The report as a W&B run named `report` in the experiment's group (offline by default), beside
+the training runs (which hold each model's own evaluation, `eval.wandb_log`): the composed
+figures, the per-bucket table of every curve (reports/bleu_by_length.csv) and an artifact
+`report-<group>` of type `report` holding report.md and the figures it links, as the report
+stage wrote them."""
 
 from __future__ import annotations
 
@@ -11,10 +14,18 @@ from omegaconf import DictConfig
 
 
 def log_report(
-    logger: DictConfig, group: str, config: dict, table: str, figures: dict[str, Path], logs: Path
+    logger: DictConfig,
+    group: str,
+    config: dict,
+    table: str,
+    figures: dict[str, Path],
+    report: Path,
+    logs: Path,
 ) -> None:
     """`logger`: the `logger` config (W&B project and mode); `table`: the CSV text;
-    `figures`: test set -> its BLEU figure (PNG); `logs`: the W&B folder, as train's."""
+    `figures`: test set -> its BLEU figure (PNG); `report`: report.md, written, whose figures
+    folder is `figures`' (the artifact keeps the links working); `logs`: the W&B folder, as
+    train's."""
     import wandb
 
     logs = logs.absolute()  # a joined W&B service would resolve it from its own cwd
@@ -30,5 +41,14 @@ def log_report(
     )
     rows = list(csv.reader(io.StringIO(table)))
     images = {f"figures/bleu_vs_length_{n}": wandb.Image(str(p)) for n, p in figures.items()}
-    run.log({"bleu_by_length": wandb.Table(columns=rows[0], data=rows[1:]), **images})
-    run.finish()
+    try:
+        run.log({"bleu_by_length": wandb.Table(columns=rows[0], data=rows[1:]), **images})
+        artifact = wandb.Artifact(f"report-{group}", type="report")
+        artifact.add_file(str(report), name=report.name)
+        for folder in {p.parent for p in figures.values()}:  # where report.md's images are
+            inside = folder.is_relative_to(report.parent)
+            linked = folder.relative_to(report.parent) if inside else folder.name
+            artifact.add_dir(str(folder), name=str(linked))
+        run.log_artifact(artifact)
+    finally:
+        run.finish()

@@ -1,19 +1,23 @@
 """One job of the Hydra multirun door: tokenize (through the shared cache), train and evaluate
-one variant with the DVC stages' own library calls (`fit_variant`, `evaluate_variant`), writing
-the job folder: params.yaml (the job's composition), models/<variant>/, train.json,
-checkpoints/, logs/, evaluations/, eval.json and eval.details.json; or, for a job stopped by
-one of our errors in a multirun, `error.txt` (`record_failure`), so the summary lists it."""
+one variant with one training seed (`seed`) with the DVC stages' own library calls
+(`fit_variant`, `evaluate_variant`, `log_evaluation`), writing the job folder: params.yaml (the
+job's composition), models/<variant>/, train.json, checkpoints/, logs/ (the W&B run, which the
+evaluation joins), evaluations/, eval.json and eval.details.json; or, for a job stopped by one
+of our errors in a multirun, `error.txt` (`record_failure`), so the summary lists it."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import NamedTuple
 
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from nmt_bottleneck.atomic import write_json_atomic, write_text_atomic
 from nmt_bottleneck.eval.evaluate import evaluate_variant
+from nmt_bottleneck.eval.wandb_log import log_evaluation
 from nmt_bottleneck.models.loggers import experiment_group
 from nmt_bottleneck.sweep.summary import ERROR_FILE
 from nmt_bottleneck.sweep.tokenized_cache import tokenized_cache
@@ -37,10 +41,12 @@ def record_failure(out: Path, error: Exception) -> JobFailed:
 
 
 def job_params(cfg: DictConfig, variant: str, out: Path) -> Path:
-    """The job's params.yaml: the composition with `variants` = this job's one variant (what
-    `dvc repro` would read for it; the job itself passes the composition to the library)."""
+    """The job's params.yaml: the composition with `variants` = this job's one variant and
+    `seeds` = its one training seed (what `dvc repro` would read for it; the job itself passes
+    the composition to the library)."""
     params = OmegaConf.to_container(cfg, resolve=True)
     params["variants"] = {variant: params.pop("model")}
+    params["seeds"] = [params.pop("seed")]
     params.pop("sweep")
     path = out / "params.yaml"
     OmegaConf.save(OmegaConf.create(params), path)
@@ -91,7 +97,8 @@ def train_job(
 
 def evaluate_job(variant: str, cfg: DictConfig, corpus: Path, data: Path, out: Path) -> dict:
     """Evaluate the job's trained `variant` on `corpus`'s test sets into `out` (evaluations/,
-    eval.json, eval.details.json), with the evaluate stage's library call; its metrics."""
+    eval.json, eval.details.json) and into its training's W&B run, with the evaluate stage's
+    library calls; its metrics."""
     details = evaluate_variant(
         variant,
         cfg.data,
@@ -105,4 +112,7 @@ def evaluate_job(variant: str, cfg: DictConfig, corpus: Path, data: Path, out: P
     )
     write_json_atomic(details.to_json(), out / "eval.details.json")
     write_json_atomic(details.metrics(), out / "eval.json")
+    if rank_zero_only.rank == 0:  # under DDP, rank 0 alone wrote train.json and logs
+        trained = json.loads((out / "train.json").read_text(encoding="utf-8"))
+        log_evaluation(cfg.logger, trained, details, out / "logs")
     return details.metrics()
