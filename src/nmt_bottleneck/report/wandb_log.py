@@ -1,20 +1,33 @@
 """The report's figures and per-bucket table as a W&B run named `report` in the experiment's
-group (offline by default), beside the training runs."""
+group (offline by default), beside the training runs; the sweep's summary goes the same way, as
+a run `sweep-summary` in the sweep's group, with its markdown as an artifact."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 
 def log_report(
-    logger: DictConfig, group: str, config: dict, table: str, figures: dict[str, Path], logs: Path
+    logger: DictConfig,
+    group: str,
+    config: dict,
+    table: str,
+    figures: dict[str, Path],
+    logs: Path,
+    *,
+    name: str = "report",
+    table_key: str = "bleu_by_length",
+    document: Path | None = None,
 ) -> None:
-    """`logger`: the `logger` config (W&B project and mode); `table`: the CSV text;
-    `figures`: test set -> its BLEU figure (PNG); `logs`: the W&B folder, as train's."""
+    """`logger`: the `logger` config (W&B project and mode); `table`: the CSV text, logged as
+    a `wandb.Table` under `table_key`; `figures`: test set -> its BLEU figure (PNG); `logs`: the
+    W&B folder, as train's; `name`: the run's name and job type; `document`: a file kept as an
+    artifact of type `name` (`<group>-<name>`). A failure finishes the run as failed."""
     import wandb
 
     logs = logs.absolute()  # a joined W&B service would resolve it from its own cwd
@@ -23,12 +36,21 @@ def log_report(
         project=logger.project,
         mode=logger.mode,
         group=group,
-        name="report",
-        job_type="report",
+        name=name,
+        job_type=name,
         dir=str(logs),
         config=config,
     )
-    rows = list(csv.reader(io.StringIO(table)))
-    images = {f"figures/bleu_vs_length_{n}": wandb.Image(str(p)) for n, p in figures.items()}
-    run.log({"bleu_by_length": wandb.Table(columns=rows[0], data=rows[1:]), **images})
+    try:
+        rows = list(csv.reader(io.StringIO(table)))
+        images = {f"figures/bleu_vs_length_{n}": wandb.Image(str(p)) for n, p in figures.items()}
+        run.log({table_key: wandb.Table(columns=rows[0], data=rows[1:]), **images})
+        if document is not None:
+            # artifact names allow letters, digits, `-`, `_` and `.`
+            artifact = wandb.Artifact(re.sub(r"[^\w.-]", "-", f"{group}-{name}"), type=name)
+            artifact.add_file(str(document))
+            run.log_artifact(artifact)
+    except BaseException:
+        run.finish(exit_code=1)
+        raise
     run.finish()
