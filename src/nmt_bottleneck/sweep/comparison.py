@@ -58,32 +58,16 @@ class ScoredSplit(NamedTuple):
 
 def compare_groups(groups: Sequence[Group]) -> dict[str, SetComparison]:
     """Every test set a finished job scored -> the groups compared on it (module docstring)."""
-    done = [g for g in groups if g.finished()]
-    names = dict.fromkeys(n for g in done for j in g.finished() for n in j.scores())
-    return {n: compare_on(n, done) for n in names}
+    names = dict.fromkeys(n for g in groups for j in g.finished() for n in j.scores())
+    return {n: compare_on(n, groups) for n in names}
 
 
 def compare_on(name: str, groups: Sequence[Group]) -> SetComparison:
-    left_out = {
-        g.label: f"not scored on `{name}`"
-        for g in groups
-        if not all(name in j.scores() for j in g.finished())
-    }
-    splits = {g.label: scored_split(g, name) for g in groups if g.label not in left_out}
-    if not splits:
+    """The groups' curves and paired tests on test set `name` (module docstring)."""
+    ref, left_out = common_split(name, groups)
+    if ref is None:
         return SetComparison(name, [], {}, {}, "", {}, left_out)
-    first = next(iter(splits))
-    ref = splits[first]
-    for label, split in splits.items():
-        if split.fingerprint != ref.fingerprint:
-            left_out[label] = f"scored on another `{name}` split (another corpus) than {first}"
-        elif split.buckets != ref.buckets:
-            left_out[label] = (
-                f"its buckets ({', '.join(b.label for b in split.buckets)}) are not those of "
-                f"{first} ({', '.join(b.label for b in ref.buckets)}): other eval.bucket_edges "
-                "or eval.min_bucket"
-            )
-    compared = [g for g in groups if g.label in splits and g.label not in left_out]
+    compared = [g for g in groups if g.label not in left_out]
     stats = {g.label: group_stats(g, name, ref.refs) for g in compared}
     curves = {
         g.label: seed_curve(
@@ -103,6 +87,31 @@ def compare_on(name: str, groups: Sequence[Group]) -> SetComparison:
         if g is not base
     }
     return SetComparison(name, ref.buckets, curves, chrf, base.label, tests, left_out)
+
+
+def common_split(name: str, groups: Sequence[Group]) -> tuple[ScoredSplit | None, dict[str, str]]:
+    """Test set `name` as the first group that scored it sees it (None: no group did), and the
+    groups left out of its comparison, each with the reason, in group order."""
+    why = {g.label: "no job of it finished" for g in groups if not g.finished()}
+    why |= {
+        g.label: f"not scored on `{name}`"
+        for g in groups
+        if g.label not in why and not all(name in j.scores() for j in g.finished())
+    }
+    splits = {g.label: scored_split(g, name) for g in groups if g.label not in why}
+    if not splits:
+        return None, why
+    first, ref = next(iter(splits.items()))
+    for label, split in splits.items():
+        if split.fingerprint != ref.fingerprint:
+            why[label] = f"scored on another `{name}` split (another corpus) than {first}"
+        elif split.buckets != ref.buckets:
+            why[label] = (
+                f"its buckets ({', '.join(b.label for b in split.buckets)}) are not those of "
+                f"{first} ({', '.join(b.label for b in ref.buckets)}): other eval.bucket_edges "
+                "or eval.min_bucket"
+            )
+    return ref, {g.label: why[g.label] for g in groups if g.label in why}
 
 
 def scored_split(group: Group, name: str) -> ScoredSplit:

@@ -119,7 +119,9 @@ def draw_figures(
     comparisons: dict[str, SetComparison], groups: list[Group], out: Path
 ) -> dict[str, Path]:
     """Each test set's figure with a curve -> its PNG, in the folder `out`."""
-    first = next(j for g in groups for j in g.finished())  # a set has a curve: a job finished
+    first = next((j for g in groups for j in g.finished()), None)
+    if first is None:  # no curve to draw
+        return {}
     title = f"sweep {sweep_name(out)}, {first.params.data.name}, profile {first.params.profile}"
     limits = sorted({m for g in groups if (m := training_limit(g)) is not None})
     return {n: draw_figure(c, title, limits, out) for n, c in comparisons.items() if c.curves}
