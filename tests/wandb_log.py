@@ -42,12 +42,19 @@ def item_key(item) -> str:
 
 
 def summarize(path: Path) -> dict:
-    """The run's name and group, its history rows, final summary and config keys."""
-    out: dict = {"history": [], "summary": {}, "config": {}}
+    """The run's name, group and job type, its history rows, final summary and config keys, and
+    its artifacts (name, type, and each file's path -> its MD5 digest, base64, as W&B keeps
+    it)."""
+    out: dict = {"history": [], "summary": {}, "config": {}, "artifacts": []}
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             out["name"], out["group"] = record.run.display_name, record.run.run_group
+            out["job_type"] = record.run.job_type
+        elif kind == "artifact":
+            a = record.artifact
+            contents = {c.path: c.digest for c in a.manifest.contents}
+            out["artifacts"].append({"name": a.name, "type": a.type, "contents": contents})
         elif kind == "history":
             out["history"].append(
                 {item_key(i): json.loads(i.value_json) for i in record.history.item}
