@@ -40,7 +40,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if params.logger.kind == "wandb":
         group = experiment_group(params.data.name, params.profile)
         config = {"data": params.data.name, "profile": params.profile}
-        log_report(params.logger, group, config, report.csv, report.figures, args.out, args.logs)
+        linked = sorted(p for p in args.figures.iterdir() if p.is_file())  # report.md's images
+        log_report(
+            params.logger,
+            group,
+            config,
+            report.csv,
+            report.figures,
+            args.logs,
+            document=args.out,
+            linked=linked,
+        )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

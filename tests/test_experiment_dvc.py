@@ -75,8 +75,9 @@ def test_an_experiment_reuses_the_run_cache_and_keeps_its_results(ran):
 
     work = repo / WORKTREES / "pair"
     runs = [summarize(f) for f in (work / "logs/wandb").glob("offline-run-*/run-*.wandb")]
-    trained = sorted(r["name"] for r in runs if r.get("name") != "report")
-    assert trained == ["attention-3", "final_state-3"]  # no training log for the seed-1 runs
+    trained = sorted({(r["name"], r["id"]) for r in runs if r.get("name") != "report"})
+    assert [name for name, _ in trained] == ["attention-3", "final_state-3"]  # none for seed 1
+    assert len(runs) == 2 * len(trained) + 1  # each trained, then evaluated in it; the report
     status = sh(repo, "git", "status", "--porcelain", "--untracked-files=all").stdout
     assert status and all(line.startswith("?? reports/pair/") for line in status.splitlines())
 

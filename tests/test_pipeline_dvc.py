@@ -30,7 +30,7 @@ from tests.helpers import (
     stop_on_open,
 )
 from tests.wandb_eval import check_evaluation_logged
-from tests.wandb_log import summarize
+from tests.wandb_log import md5_base64, summarize
 
 VARIANTS = ("final_state", "attention_30", "attention")  # conf/curves/smoke.yaml
 SEEDS = (1, 2)  # conf/experiment/smoke.yaml
@@ -461,9 +461,10 @@ def check_report_logged_to_wandb(repo: Path, csv_rows: list[str]) -> None:
     assert [stored["columns"], *stored["data"]] == [row.split(",") for row in csv_rows]
     assert (report["dir"] / "files" / logged[image + "path"]).stat().st_size > 0
     (artifact,) = report["artifacts"]  # report.md and the figures it links, as written
-    assert (artifact["name"], artifact["type"]) == ("report-synthetic-smoke", "report")
-    figures = sorted(f"figures/{p.name}" for p in (repo / "reports/figures").iterdir())
-    assert sorted(artifact["files"]) == sorted(["report.md", *figures])
+    assert (artifact["name"], artifact["type"]) == ("synthetic-smoke-report", "report")
+    kept = [repo / "reports/report.md", *(repo / "reports/figures").iterdir()]
+    where = {p.relative_to(repo / "reports").as_posix(): md5_base64(p) for p in kept}
+    assert artifact["contents"] == where
 
 
 def check_evaluations_logged_to_wandb(repo: Path, csv_rows: list[dict]) -> None:

@@ -68,8 +68,8 @@ def test_every_variant_and_seed_trains_and_is_evaluated_once(reproduced, reprodu
         assert metrics["test"]["sentences"] == test_set.num_rows
         assert (repo / f"evaluations/{v}/{s}/test.hyp").is_file()
     runs = [summarize(f) for f in (repo / "logs/wandb").glob("offline-run-*/run-*.wandb")]
-    trained = sorted(r["name"] for r in runs if r.get("name") != "report")
-    assert trained == sorted(f"{v}-{s}" for v, s in RUNS)  # one W&B run per (variant, seed)
+    trained = sorted({(r["name"], r["id"]) for r in runs if r.get("name") != "report"})
+    assert [name for name, _ in trained] == sorted(f"{v}-{s}" for v, s in RUNS)  # one run id each
 
     again = dvc(repo, "repro")
     assert stages_run(again.stdout) == []

@@ -1,7 +1,9 @@
-"""The Hydra multirun door: two jobs through the same library code as the stages, in a temporary
-repository (real Hydra basic launcher, real W&B offline runs); the summary written once by the
-callback; the tokenize cache under two processes racing for the same key; the SLURM launcher
-config composes."""
+"""The Hydra multirun door: two seeds of a variant through the same library code as the stages, in
+a temporary repository (real Hydra basic launcher, real W&B offline runs), beside two jobs that
+fail; the summary (tables, figure, W&B run) written once by the callback, checked against the
+jobs' files and sacrebleu; the tokenize cache under two processes racing for the same key; the
+SLURM launcher config composes. The summary's parts on hand-made sweep folders:
+tests/test_sweep_summary.py."""
 
 from __future__ import annotations
 
@@ -17,15 +19,20 @@ import datasets
 import pytest
 import yaml
 from omegaconf import OmegaConf
+from sacrebleu.metrics import BLEU
 
 from nmt_bottleneck.data.corpus import manifest_of, save_corpus
 from nmt_bottleneck.data.sources.synthetic import SyntheticSource
 from nmt_bottleneck.data.tokenizer import load_tokenizers
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.sweep.summary import SweepSummary
+from nmt_bottleneck.sweep.comparison import compare_groups
+from nmt_bottleneck.sweep.figure import figure_curves
+from nmt_bottleneck.sweep.groups import group_jobs
+from nmt_bottleneck.sweep.jobs import read_jobs
 from nmt_bottleneck.sweep.tokenized_cache import cache_key
-from tests.helpers import ROOT, child_env, dvc, run_module, sh
-from tests.wandb_log import summarize
+from tests.helpers import ROOT, child_env, dvc, sh
+from tests.sweeps import check_summary_run, same
+from tests.wandb_eval import check_evaluation_logged
 
 
 def cache_entries(repo: Path) -> list[Path]:
@@ -34,9 +41,12 @@ def cache_entries(repo: Path) -> list[Path]:
 
 
 def test_a_multirun_trains_evaluates_and_summarizes_every_job_a_failed_one_included(repo):
-    """Four jobs: each variant at 6 steps, and at 5 steps, which the schedule (5 warm-up steps)
-    cannot run: those two fail with our error, the others still run, the summary lists all four
-    and the sweep exits 1, without a traceback."""
+    """Four jobs: attention trained with seeds 1 and 2 for 6 steps, and for 5 steps, which the
+    schedule (5 warm-up steps) cannot run: those two fail with our error, the others still run.
+    The summary lists all four (a row per finished job and bucket, equal to its evaluation),
+    draws one curve (the two seeds of `train.max_steps=6`; the failed group has none) whose
+    mean is sacrebleu's on the hypotheses, logs it to W&B as the run `sweep-summary`, and the
+    sweep exits 1, without a traceback."""
     dvc(repo, "repro", "download")
     sweep = repo / "multirun/test"
     ran = sh(
@@ -45,7 +55,8 @@ def test_a_multirun_trains_evaluates_and_summarizes_every_job_a_failed_one_inclu
         "-m",
         "pipelines.sweep",
         "-m",
-        "model=final_state,attention",
+        "model=attention",
+        "seed=1,2",
         "train.max_steps=6,5",
         f"hydra.sweep.dir={sweep}",
         check=False,
@@ -54,46 +65,100 @@ def test_a_multirun_trains_evaluates_and_summarizes_every_job_a_failed_one_inclu
     assert "Traceback" not in ran.stderr
     jobs = sorted(p.parent for p in sweep.glob("*/eval.json"))
     assert [j.name for j in jobs] == ["0", "2"]
-    for job, variant in zip(jobs, ["final_state", "attention"], strict=True):
+    for job, seed in zip(jobs, [1, 2], strict=True):
         params = (job / "params.yaml").read_text()
-        assert f"variants:\n  {variant}:" in params
-        assert (job / f"models/{variant}/model.pt").is_file()
+        assert "variants:\n  attention:" in params
+        assert (job / "models/attention/model.pt").is_file()
         assert (job / "evaluations/test.hyp").is_file()
         facts = json.loads((job / "train.json").read_text())
-        assert facts["steps"] == 6
-        (run,) = (job / "logs/wandb").glob("offline-run-*/run-*.wandb")
-        logged = summarize(run)  # named <id>-<seed>, as the train stage's runs
-        assert (logged["name"], logged["group"]) == (f"{variant}-{facts['seed']}", "sweep-test")
+        assert (facts["steps"], facts["seed"]) == (6, seed)
+        assert OmegaConf.load(job / "params.yaml").seeds == [seed]  # as dvc repro would read
+        assert facts["logger_run"]["name"] == f"attention-{seed}"  # as the train stage's runs
+        assert facts["logger_run"]["group"] == "sweep-test"
+        files = [job / f for f in ("train.json", "eval.json", "eval.details.json")]
+        check_evaluation_logged(job / "logs", *files)  # into the training's run
     for failed in ("1", "3"):
         error = (sweep / failed / "error.txt").read_text()
         assert "scheduler 'linear' (train.scheduler)" in error
         assert not (sweep / failed / "train.json").exists()
-    assert len(cache_entries(repo)) == 1  # tokenized once, shared
+    assert len(cache_entries(repo)) == 1  # `seed` is training's alone: tokenized once, shared
     # the summary: written once, by the callback at the end of the multirun, with every job
     assert (ran.stdout + ran.stderr).count("sweep summary: 4 jobs in") == 1
-    rows = list(csv.DictReader((sweep / "summary.csv").open()))
-    assert [r["overrides"] for r in rows] == [
-        f"model={m} train.max_steps={n}" for m in ("final_state", "attention") for n in (6, 5)
-    ]
-    assert [r["status"] for r in rows] == ["ok", "failed", "ok", "failed"]
-    assert rows[1]["error"] == (sweep / "1" / "error.txt").read_text().splitlines()[0]
-    scored = [json.loads((job / "eval.json").read_text())["test"]["bleu"] for job in jobs]
-    assert [float(rows[i]["test_bleu"]) for i in (0, 2)] == scored
     assert not [f for f in sweep.glob("*/*.log") if "sweep summary" in f.read_text()]  # not jobs
-    assert (sweep / "summary.md").read_text().count("\n") == 6  # header, rule, four jobs
+    check_summary_rows(sweep, jobs)
+    check_summary_curve(repo, sweep, jobs)
+    text = (sweep / "summary.md").read_text()
+    assert "### Paired comparisons against `train.max_steps=6`" in text
+    assert "One group only: nothing to compare it with." in text
+    assert "- Left out: `train.max_steps=5`, no job of it finished." in text
+    assert len(text.split("## Jobs\n\n")[1].splitlines()) == 6  # header, rule, four jobs
+    check_summary_run(sweep)
     # a job whose data is not what the download stage fetched stops with the fix, no traceback
+    entries = len(cache_entries(repo))
     other = sh(repo, sys.executable, "-m", "pipelines.sweep", "data=wmt14_enfr", check=False)
     assert other.returncode == 1
     assert "data/corpus holds synthetic" in other.stderr + other.stdout
     assert "Traceback" not in other.stderr
-    assert len(cache_entries(repo)) == 1  # nothing tokenized for it
+    assert len(cache_entries(repo)) == entries  # nothing tokenized for it
     # so does a job whose schedule cannot run, before it tokenizes for its new data.max_len
     short = ("data.max_len=20", "train.max_steps=5", "train.warmup_steps=5")
     bad = sh(repo, sys.executable, "-m", "pipelines.sweep", *short, check=False)
     assert bad.returncode == 1
     assert "scheduler 'linear' (train.scheduler)" in bad.stderr + bad.stdout
     assert "Traceback" not in bad.stderr
-    assert len(cache_entries(repo)) == 1
+    assert len(cache_entries(repo)) == entries
+
+
+def check_summary_rows(sweep: Path, jobs: list[Path]) -> None:
+    """summary.csv: a row per finished job and bucket of `test`, its numbers those of the job's
+    eval.details.json; a row per failed job, with the first line of its error."""
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [r["job"] for r in rows if r["status"] == "failed"] == ["1", "3"]
+    assert [r["overrides"] for r in rows if r["status"] == "failed"] == [
+        f"model=attention seed={s} train.max_steps=5" for s in (1, 2)
+    ]
+    assert {r["group"] for r in rows} == {"train.max_steps=6", "train.max_steps=5"}
+    failed = next(r for r in rows if r["job"] == "1")
+    assert failed["error"] == (sweep / "1" / "error.txt").read_text().splitlines()[0]
+    for job in jobs:
+        scored = json.loads((job / "eval.details.json").read_text())["test_sets"]["test"]
+        own = [r for r in rows if r["job"] == job.name]
+        assert [r["bucket"] for r in own] == [b["label"] for b in scored["buckets"]]
+        for row, bucket in zip(own, scored["buckets"], strict=True):
+            assert (row["status"], row["test_set"], row["group"]) == (
+                "ok",
+                "test",
+                "train.max_steps=6",
+            )
+            assert float(row["set_bleu"]) == scored["bleu"]
+            for key in ("lo", "hi", "n", "bleu", "ci_lo", "ci_hi", "length_ratio"):
+                column = {"lo": "bucket_lo", "hi": "bucket_hi"}.get(key, key)
+                assert same(row[column], bucket[key]), (job.name, key)
+
+
+def check_summary_curve(repo: Path, sweep: Path, jobs: list[Path]) -> None:
+    """The figure's curves, as the summary builds them: one, over the two seeds; in each bucket
+    the mean of the two jobs' corpus BLEU and output / reference length (sacrebleu, on their
+    hypotheses and the corpus's references). Six training steps leave BLEU near 0; the lengths
+    differ by seed (tests/test_sweep_summary.py checks BLEU that differs)."""
+    (curve,) = figure_curves(compare_groups(group_jobs(read_jobs(sweep)))["test"])
+    assert (curve.label, curve.seeds) == ("train.max_steps=6 (2 seeds)", 2)
+    test = datasets.load_from_disk(str(repo / "data/corpus"))["test"]
+    refs, lengths = list(test["tgt"]), [len(s.split()) for s in test["src"]]
+    hyps = [(job / "evaluations/test.hyp").read_text().split("\n")[:-1] for job in jobs]
+    close = {"abs": 5e-5 + 1e-9}  # 4 places
+    spread = False
+    for k, (lo, hi) in enumerate(zip(curve.los, curve.his, strict=True)):
+        rows = [i for i, n in enumerate(lengths) if lo <= max(n, 1) and (hi is None or n <= hi)]
+        assert curve.counts[k] == len(rows)
+        scored = [
+            BLEU().corpus_score([h[i] for i in rows], [[refs[i] for i in rows]]) for h in hyps
+        ]
+        assert curve.bleu[k] == pytest.approx(sum(s.score for s in scored) / 2, **close)
+        ratios = [s.sys_len / s.ref_len for s in scored]
+        assert curve.length_ratio[k] == pytest.approx(sum(ratios) / 2, **close)
+        spread = spread or ratios[0] != ratios[1]
+    assert spread, "the two seeds' outputs are alike in every bucket: the check would prove little"
 
 
 def test_the_slurm_launcher_config_composes(repo):
@@ -228,62 +293,3 @@ def test_two_jobs_racing_for_one_key_tokenize_once_and_share_it(tmp_path):
     assert datasets.load_from_disk(str(where / "tokenized"))["train"].num_rows == kept
     assert json.loads((where / "stats.json").read_text())["splits"]["train"]["pairs"] == kept
     assert load_tokenizers(where / "tokenizer").joint == tokenizer["joint"]
-
-
-def finished_job(sweep: Path, name: str, overrides: list[str], steps: int, bleu: dict) -> None:
-    """A job folder as a finished sweep job leaves it (the files the summary reads)."""
-    (sweep / name / ".hydra").mkdir(parents=True)
-    OmegaConf.save(OmegaConf.create(overrides), sweep / name / ".hydra/overrides.yaml")
-    train = {"steps": steps, "best_val_loss": 1 / steps}
-    (sweep / name / "train.json").write_text(json.dumps(train))
-    evals = {test_set: {"bleu": b} for test_set, b in bleu.items()}
-    (sweep / name / "eval.json").write_text(json.dumps(evals))
-
-
-def test_the_summary_callback_tabulates_every_job_once_and_exits_1_if_one_failed(tmp_path):
-    sweep = tmp_path / "multirun"
-    jobs = {"0": 7, "1": 8, "10": 9, "2": 10}  # job 10 sorts after 2, as Hydra numbers them
-    for name, steps in jobs.items():
-        finished_job(sweep, name, [f"train.max_steps={steps}"], steps, {"test": steps / 4})
-    failed = {"11": "train.warmup_steps = 9: first line\nsecond line", "12": None}
-    for name, error in failed.items():  # 11 recorded its error; 12 left nothing (killed)
-        (sweep / name / ".hydra").mkdir(parents=True)
-        OmegaConf.save(OmegaConf.create([f"seed={name}"]), sweep / name / ".hydra/overrides.yaml")
-        if error:
-            (sweep / name / "error.txt").write_text(error + "\n")
-    with pytest.raises(SystemExit) as exit_:
-        SweepSummary().on_multirun_end(
-            config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}})
-        )
-    assert exit_.value.code == 1
-    order = sorted(jobs, key=int)
-    rows = list(csv.DictReader((sweep / "summary.csv").open()))
-    assert [r["job"] for r in rows] == [*order, "11", "12"]
-    assert [r["status"] for r in rows] == ["ok"] * len(jobs) + ["failed"] * 2
-    assert [r["overrides"] for r in rows[: len(jobs)]] == [
-        f"train.max_steps={jobs[j]}" for j in order
-    ]
-    assert [float(r["test_bleu"]) for r in rows[: len(jobs)]] == [jobs[j] / 4 for j in order]
-    assert [float(r["best_val_loss"]) for r in rows[: len(jobs)]] == [1 / jobs[j] for j in order]
-    assert [r["error"] for r in rows] == [""] * len(jobs) + [
-        "train.warmup_steps = 9: first line",
-        "no eval.json and no error.txt",
-    ]
-    table = (sweep / "summary.md").read_text().splitlines()
-    assert table[0] == "| job | overrides | status | steps | best_val_loss | test_bleu | error |"
-    assert len(table) == 2 + len(jobs) + 2
-    assert table[2] == f"| 0 | train.max_steps=7 | ok | 7 | {1 / 7} | 1.75 |  |"
-    assert table[-1] == "| 12 | seed=12 | failed |  |  |  | no eval.json and no error.txt |"
-    assert sorted(p.name for p in sweep.iterdir() if not p.is_dir()) == [
-        "summary.csv",
-        "summary.md",
-    ]
-
-
-def test_the_summary_is_written_by_hand_too(tmp_path):
-    sweep = tmp_path / "multirun"
-    finished_job(sweep, "0", ["seed=1"], 5, {"test": 2.5})
-    done = run_module("nmt_bottleneck.sweep.summary", str(sweep))
-    assert done.returncode == 0, done.stderr
-    assert "sweep summary: 1 jobs in" in done.stderr
-    assert [r["test_bleu"] for r in csv.DictReader((sweep / "summary.csv").open())] == ["2.5"]

@@ -5,6 +5,8 @@ reading it shows what the run really holds, with no network and no W&B reader co
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import struct
 from collections.abc import Iterator
@@ -42,14 +44,19 @@ def item_key(item) -> str:
 
 
 def summarize(path: Path) -> dict:
-    """The run's name, group and id, its history rows, final summary, config keys and the
-    artifacts it logged (name, type, file paths)."""
-    out: dict = {"history": [], "summary": {}, "config": {}}
+    """The run's name, group, id and job type, its history rows, final summary and config keys,
+    and its artifacts (name, type, and each file's path -> its MD5 digest, base64, as W&B keeps
+    it)."""
+    out: dict = {"history": [], "summary": {}, "config": {}, "artifacts": []}
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             out["name"], out["group"] = record.run.display_name, record.run.run_group
-            out["id"] = record.run.run_id
+            out["id"], out["job_type"] = record.run.run_id, record.run.job_type
+        elif kind == "artifact":
+            a = record.artifact
+            contents = {c.path: c.digest for c in a.manifest.contents}
+            out["artifacts"].append({"name": a.name, "type": a.type, "contents": contents})
         elif kind == "history":
             out["history"].append(
                 {item_key(i): json.loads(i.value_json) for i in record.history.item}
@@ -61,11 +68,6 @@ def summarize(path: Path) -> dict:
         elif kind == "config":
             out["config"].update(
                 {item_key(i): json.loads(i.value_json) for i in record.config.update}
-            )
-        elif kind == "artifact":
-            files = [entry.path for entry in record.artifact.manifest.contents]
-            out.setdefault("artifacts", []).append(
-                {"name": record.artifact.name, "type": record.artifact.type, "files": files}
             )
         elif kind == "exit":
             out["exit_code"] = record.exit.exit_code
@@ -87,3 +89,8 @@ def logged_table(run: dict, row: dict, key: str) -> list[dict]:
     assert row[f"{key}/_type"] == "table-file", row
     stored = json.loads((run["dir"] / "files" / row[f"{key}/path"]).read_text())
     return [dict(zip(stored["columns"], values, strict=True)) for values in stored["data"]]
+
+
+def md5_base64(path: Path) -> str:
+    """A file's digest as a W&B artifact manifest keeps it: MD5, base64."""
+    return base64.b64encode(hashlib.md5(Path(path).read_bytes()).digest()).decode()

@@ -56,20 +56,29 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_text_atomic(text: str, path: Path) -> None:
-    """Write `text` (UTF-8) to `path` through a temporary file and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+@contextmanager
+def atomic_file(final: Path) -> Iterator[Path]:
+    """Yield a temporary sibling path of `final` ending in the same suffix (a writer that picks
+    the format by the name, as matplotlib's `savefig`, writes the same format); on success it
+    replaces `final`, on error it vanishes."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", suffix=final.suffix, dir=final.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    """Write `text` (UTF-8) to `path` through a temporary file and `os.replace`."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:

@@ -100,11 +100,16 @@ def save(fig, path: Path) -> list[Path]:
     (no date in the SVG, and its element ids from a fixed salt instead of a random one), so a
     re-run that changes no number changes no committed figure."""
     paths = [path.with_suffix(".png"), path.with_suffix(".svg")]
-    with plt.rc_context({"svg.hashsalt": "nmt-bottleneck"}):
-        for p in paths:
-            fig.savefig(p, dpi=150, bbox_inches="tight", metadata={"Date": None})
+    for p in paths:
+        save_as(fig, p)
     plt.close(fig)
     return paths
+
+
+def save_as(fig: Figure, path: Path) -> None:
+    """One file of `save`, its format from the name's suffix (the figure stays open)."""
+    with plt.rc_context({"svg.hashsalt": "nmt-bottleneck"}):
+        fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None})
 
 
 def bleu_vs_length(
