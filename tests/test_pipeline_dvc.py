@@ -460,7 +460,7 @@ def check_report_logged_to_wandb(repo: Path, csv_rows: list[str]) -> None:
     stored = json.loads((report["dir"] / "files" / logged[table + "path"]).read_text())
     assert [stored["columns"], *stored["data"]] == [row.split(",") for row in csv_rows]
     assert (report["dir"] / "files" / logged[image + "path"]).stat().st_size > 0
-    (artifact,) = report["artifacts"]  # report.md and the figures it links, as written
+    (artifact,) = [a for a in report["artifacts"] if a["type"] == "report"]  # not the table's
     assert (artifact["name"], artifact["type"]) == ("synthetic-smoke-report", "report")
     kept = [repo / "reports/report.md", *(repo / "reports/figures").iterdir()]
     where = {p.relative_to(repo / "reports").as_posix(): md5_base64(p) for p in kept}
@@ -474,8 +474,9 @@ def check_evaluations_logged_to_wandb(repo: Path, csv_rows: list[dict]) -> None:
     logged: dict[str, list[list[dict]]] = {}
     for v, seed in RUNS:
         files = [repo / f"reports/{d}/{v}/{seed}{x}" for d, x in TRAIN_EVAL_DETAILS]
-        (rows,) = check_evaluation_logged(repo / "logs", *files)  # one test set: test
-        logged.setdefault(v, []).append(rows)
+        tables = check_evaluation_logged(repo / "logs", *files)
+        assert list(tables) == ["test", "test_novel"]
+        logged.setdefault(v, []).append(tables["test"])
     for v, per_seed in logged.items():
         csv_line = [r for r in csv_rows if r["test_set"] == "test" and r["variant"] == v]
         assert len(csv_line) == len(per_seed[0])

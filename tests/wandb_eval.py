@@ -12,12 +12,14 @@ from tests.wandb_log import logged_table, offline_runs
 BUCKET_KEYS = ("lo", "hi", "n", "bleu", "ci_lo", "ci_hi", "length_ratio")
 
 
-def check_evaluation_logged(logs: Path, facts: Path, metrics: Path, details: Path) -> list[dict]:
+def check_evaluation_logged(
+    logs: Path, facts: Path, metrics: Path, details: Path
+) -> dict[str, list[dict]]:
     """The evaluation of the model whose train facts are `facts` (its `logger_run`) went into
     the same W&B run id as its training, a later offline folder of that run: summary BLEU and
     chrF equal the metrics JSON, the signatures the details JSON, and the `<set>/bleu_by_length`
     table rows its non-empty buckets, with a native line plot of them. Returns the table rows
-    per test set, in test-set order, for the caller's comparison with the report's CSV."""
+    per test set (and view), for the caller's comparison with the report's CSV."""
     trained = json.loads(Path(facts).read_text())
     scores = json.loads(Path(metrics).read_text())
     sets = json.loads(Path(details).read_text())["test_sets"]
@@ -31,7 +33,7 @@ def check_evaluation_logged(logs: Path, facts: Path, metrics: Path, details: Pat
     assert evaluation["exit_code"] == 0
     summary, (row,) = evaluation["summary"], evaluation["history"]  # one log call
     assert row["trainer/global_step"] == trained["steps"]  # at the end of the loss curves
-    tables = []
+    tables = {}
     for name, s in sets.items():
         if s.get("novel_of") is None:
             assert summary[f"{name}/bleu"] == scores[name]["bleu"]
@@ -50,5 +52,5 @@ def check_evaluation_logged(logs: Path, facts: Path, metrics: Path, details: Pat
         panel = evaluation["config"][f"_wandb/visualize/{name}/bleu_vs_length"]["panel_config"]
         assert panel["panelDefId"] == "wandb/line/v0"  # W&B's own line chart
         assert (panel["fieldSettings"]["x"], panel["fieldSettings"]["y"]) == ("bucket_lo", "bleu")
-        tables.append(rows)
+        tables[name] = rows
     return tables
