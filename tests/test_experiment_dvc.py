@@ -8,6 +8,7 @@ it starts from). A failing run copies nothing and says what to fix."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import NamedTuple
@@ -75,9 +76,16 @@ def test_an_experiment_reuses_the_run_cache_and_keeps_its_results(ran):
 
     work = repo / WORKTREES / "pair"
     runs = [summarize(f) for f in (work / "logs/wandb").glob("offline-run-*/run-*.wandb")]
-    trained = sorted({(r["name"], r["id"]) for r in runs if r.get("name") != "report"})
-    assert [name for name, _ in trained] == ["attention-3", "final_state-3"]  # none for seed 1
-    assert len(runs) == 2 * len(trained) + 1  # each trained, then evaluated in it; the report
+    models = [r for r in runs if r.get("name") != "report"]
+    trained = sorted(r["name"] for r in models if "test/bleu" not in r["summary"])
+    assert trained == ["attention-3", "final_state-3"]  # no training log for the seed-1 runs
+    for v in VARIANTS:  # each evaluation went into its model's run (the main's, for seed 1)
+        for seed in (1, 3):
+            facts = json.loads((results / f"train/{v}/{seed}.json").read_text())
+            (evaluated,) = [
+                r for r in models if "test/bleu" in r["summary"] and r["name"] == f"{v}-{seed}"
+            ]
+            assert evaluated["id"] == facts["logger_run"]["id"]
     status = sh(repo, "git", "status", "--porcelain", "--untracked-files=all").stdout
     assert status and all(line.startswith("?? reports/pair/") for line in status.splitlines())
 
