@@ -56,9 +56,11 @@ def log_report(
             # artifact names allow letters, digits, `-`, `_` and `.`
             artifact = wandb.Artifact(re.sub(r"[^\w.-]", "-", f"{group}-{name}"), type=name)
             artifact.add_file(str(document))
-            for path in linked:
-                where = Path(path).resolve().relative_to(Path(document).resolve().parent)
-                artifact.add_file(str(path), name=where.as_posix())
+            home = Path(document).resolve().parent
+            for path in map(Path, linked):  # kept where the document's links point
+                inside = path.resolve().is_relative_to(home)
+                where = path.resolve().relative_to(home).as_posix() if inside else path.name
+                artifact.add_file(str(path), name=where)
             run.log_artifact(artifact)
     except BaseException:
         run.finish(exit_code=1)
