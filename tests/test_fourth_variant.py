@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import datasets
+import pytest
 import yaml
 
 from tests.helpers import dvc, edit_conf, sh
@@ -50,6 +51,7 @@ def add_variant(repo: Path) -> None:
     sh(repo, "git", "commit", "-qm", f"variant {NEW}")
 
 
+@pytest.mark.slow  # a re-run through DVC: 1-1.5 min (README, Tests)
 def test_a_fourth_variant_runs_through_the_whole_pipeline(reproduced_copy):
     repo = reproduced_copy
     add_variant(repo)

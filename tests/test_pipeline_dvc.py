@@ -106,6 +106,7 @@ def test_repro_then_nothing_then_only_what_changed(reproduced, reproduced_copy):
     )
 
 
+@pytest.mark.slow  # a re-run through DVC: 1-1.5 min (README, Tests)
 def test_one_variants_change_reruns_only_that_variant(reproduced_copy):
     repo = reproduced_copy
     exp = dvc(repo, "exp", "run", "-S", "variants.attention.arch.hidden_size=48")
@@ -486,6 +487,7 @@ def check_evaluations_logged_to_wandb(repo: Path, csv_rows: list[dict]) -> None:
             assert abs(mean - float(row["bleu"])) <= 1e-4, (v, row)
 
 
+@pytest.mark.slow  # a re-run through DVC: 1-1.5 min (README, Tests)
 def test_misused_outputs_give_errors_and_a_report_that_says_what_to_run(reproduced_copy, tmp_path):
     """A truncated hypotheses file names both line counts; a missing (variant, seed)'s
     evaluation makes the report name the stage to run (and still draw the others)."""

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import datasets
+import pytest
 import yaml
 
 from tests.helpers import dvc, sh
@@ -121,6 +122,7 @@ def set_regime(repo: Path, variant: str, max_len: int) -> None:
     sh(repo, sys.executable, "-m", "pipelines.compose_params")
 
 
+@pytest.mark.slow  # a re-run through DVC: 1-1.5 min (README, Tests)
 def test_one_regime_change_reruns_only_that_variant(reproduced_copy):
     repo = reproduced_copy
     set_regime(repo, "attention_30", 20)
@@ -148,6 +150,7 @@ def test_one_regime_change_reruns_only_that_variant(reproduced_copy):
     assert stages_run(dvc(repo, "repro").stdout) == []
 
 
+@pytest.mark.slow  # a re-run through DVC: 1-1.5 min (README, Tests)
 def test_relabelling_a_curve_reruns_the_report_alone(reproduced_copy):
     repo = reproduced_copy
     exp = dvc(repo, "exp", "run", "-S", "variants.attention.label=Bahdanau-50")

@@ -37,6 +37,7 @@ def test_two_cpu_processes_agree_on_the_weights(tmp_path, tokenized):
     assert seen[0] and seen[1]
 
 
+@pytest.mark.slow  # 15 s; the default run keeps the two-process agreement test
 def test_the_train_stage_runs_under_trainer_ddp(tmp_path, tokenized):
     data, _ = tokenized
     result, out = train(

@@ -75,7 +75,12 @@ def reference(tmp_path_factory, tokenized) -> tuple[Path, int]:
 
 
 @pytest.mark.parametrize(
-    "step", [2, 4, 6], ids=["mid-epoch", "at-the-epoch-end", "in-a-later-epoch"]
+    "step",
+    [  # mid-epoch in the default run; the other two points (15 s each) with the slow tests
+        pytest.param(2, id="mid-epoch"),
+        pytest.param(4, id="at-the-epoch-end", marks=pytest.mark.slow),
+        pytest.param(6, id="in-a-later-epoch", marks=pytest.mark.slow),
+    ],
 )
 def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(
     tmp_path, tokenized, reference, wandb_service, step

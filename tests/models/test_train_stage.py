@@ -131,8 +131,10 @@ def test_a_linear_schedule_shorter_than_its_warmup_fails_before_any_data_work(tm
 
 @pytest.mark.parametrize(
     ("max_steps", "val_every", "validated_at"),
-    [(7, 4, [4, 7]), (6, 10, [6])],
-    ids=["not-a-multiple", "shorter-than-one-interval"],
+    [  # the second case (10 s) with the slow tests
+        pytest.param(6, 10, [6], id="shorter-than-one-interval"),
+        pytest.param(7, 4, [4, 7], id="not-a-multiple", marks=pytest.mark.slow),
+    ],
 )
 def test_the_last_step_is_validated_when_the_interval_does_not_land_on_it(
     tmp_path, tokenized, max_steps, val_every, validated_at
