@@ -1,9 +1,9 @@
 """The whole Canadian Hansard (934k training pairs) through real DVC: `dvc exp run -S
-data=hansard_enfr tokenize` (download and tokenize, the stages this corpus's size tests) in a
-temporary git repo whose `corpora` links to the real corpora, as `make corpora` sets it up.
+data=hansard_enfr tokenize` (download and tokenize, the stages whose work grows with the corpus)
+in a temporary git repo whose `corpora` links to the real corpora, as `make corpora` sets it up.
 Training and evaluating every (variant, seed) of the smoke profile on this corpus would decode
-its full test sets ten times over, which tests nothing the data stages do not: the committed
-run does that. Several minutes: marked slow (`.ci/run` runs it when time allows)."""
+its full test sets ten times over, which tests nothing the data stages do not: the committed run
+does that. Several minutes: marked slow (`.ci/run` runs it when time allows)."""
 
 from __future__ import annotations
 
