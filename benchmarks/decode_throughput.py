@@ -17,6 +17,7 @@ from pathlib import Path
 import datasets
 import torch
 
+from nmt_bottleneck.allocator import keep_freed_memory
 from nmt_bottleneck.data.tokenizer import load_tokenizers
 from nmt_bottleneck.eval.bleu import corpus_scores
 from nmt_bottleneck.eval.translate import DecodeSettings, load_model, translate
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=6000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    keep_freed_memory()  # as the evaluate stage does ($NMT_KEEP_FREED=0: not)
     split = datasets.load_from_disk(str(args.corpus))[args.split]
     n = args.sentences or split.num_rows
     srcs, refs = list(split["src"][:n]), list(split["tgt"][:n])

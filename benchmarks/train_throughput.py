@@ -42,6 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from nmt_bottleneck.allocator import keep_freed_memory  # noqa: E402
 from nmt_bottleneck.data.batching import TokenBudgetSampler, collate  # noqa: E402
 from nmt_bottleneck.data.datamodule import Rows  # noqa: E402
 from nmt_bottleneck.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, load_tokenizers  # noqa: E402
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    allocator = keep_freed_memory()  # as the train stage does ($NMT_KEEP_FREED=0: not)
     torch.manual_seed(0)
     import datasets
 
@@ -189,7 +191,9 @@ def main() -> None:
             )
             module.train()
             flops = sum(step_flops(module, b) for b in data[args.warmup :])
+            system_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime
             result = measure(module, data, args.warmup)
+            system_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - system_s
             gflops = flops / result["seconds"] / 1e9
             results.append(
                 {
@@ -200,6 +204,8 @@ def main() -> None:
                     "gflop_per_s": gflops,
                     "matmul_peak_gflop_per_s": peak,
                     "share_of_peak": gflops / peak,
+                    "system_s": system_s,  # kernel time (page faults) during warm-up and steps
+                    "allocator": allocator,
                     "parameters": module.parameter_counts()["total"],
                     "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                 }
@@ -213,13 +219,14 @@ def print_table(results: list[dict]) -> None:
     print(
         f"\nTraining throughput; {os.cpu_count()} cores, {platform.machine()}, torch "
         f"{torch.__version__}, {torch.get_num_threads()} threads; matmul peak "
-        f"{results[0]['matmul_peak_gflop_per_s']:.0f} GFLOP/s\n"
+        f"{results[0]['matmul_peak_gflop_per_s']:.0f} GFLOP/s; allocator: "
+        f"{results[0]['allocator']}\n"
     )
     print(
         "| config | variant | target tokens/s | vs final_state | steps | sentences/batch | "
-        "padding | MFLOP/token | GFLOP/s | of peak | parameters | peak RSS so far |"
+        "padding | MFLOP/token | GFLOP/s | of peak | system s | parameters | peak RSS so far |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         base = next(
             x for x in results if x["profile"] == r["profile"] and x["variant"] == "final_state"
@@ -228,7 +235,7 @@ def print_table(results: list[dict]) -> None:
             f"| {r['profile']} | {r['variant']} | {r['tokens_per_s']:,.0f} | "
             f"{r['tokens_per_s'] / base:.2f}x | {r['steps']} | {r['sentences_per_batch']:.0f} | "
             f"{r['padding']:.1%} | {r['mflop_per_token']:.1f} | {r['gflop_per_s']:.0f} | "
-            f"{r['share_of_peak']:.0%} | {r['parameters'] / 1e6:.1f} M | "
+            f"{r['share_of_peak']:.0%} | {r['system_s']:.1f} | {r['parameters'] / 1e6:.1f} M | "
             f"{r['peak_rss_gb']:.1f} GB |"
         )
 

@@ -58,4 +58,11 @@ def test_cores_are_the_ones_this_process_may_use():
 def test_describe_is_json_ready():
     machine = describe()
     assert json.loads(json.dumps(machine)) == machine
-    assert set(machine) == {"cpu", "cores", "torch_threads", "torch", "processes"}  # no GPU
+    assert set(machine) == {
+        "cpu",
+        "cores",
+        "torch_threads",
+        "torch",
+        "processes",
+        "allocator",
+    }  # no GPU

@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -439,6 +440,8 @@ def check_last_over_best(report: str, curve: dict) -> None:
 def check_machine_line(repo: Path, report: str, trained_on: dict) -> None:
     """Every stage ran here, in one go: one machine, named once, the one this test runs on."""
     assert trained_on["cpu"] == cpu_model()
+    if platform.libc_ver()[0] == "glibc":  # training and decoding kept freed memory
+        assert trained_on["allocator"].startswith("glibc: freed memory kept")
     for v, seed in RUNS:
         assert details_of(repo, v, seed)["machine"] == trained_on
     cpu, cores, torch, threads = (trained_on[k] for k in ("cpu", "cores", "torch", "torch_threads"))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from nmt_bottleneck.allocator import allocator_state
+
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The CPU's model name: Linux's /proc/cpuinfo `model name`, else `platform.processor()`
@@ -35,7 +37,8 @@ def usable_cores() -> int:
 
 def describe(device: torch.device | str = "cpu", processes: int = 1) -> dict:
     """The machine as a JSON-ready dict: CPU model, usable cores, torch's intra-op threads and
-    version, and for a CUDA `device` the GPU's name. `processes`: how many ran the work (the
+    version, what the memory allocator does (nmt_bottleneck.allocator), and for a CUDA `device`
+    the GPU's name. `processes`: how many ran the work (the
     DDP world size when training; 1 otherwise)."""
     out = {
         "cpu": cpu_model(),
@@ -43,6 +46,7 @@ def describe(device: torch.device | str = "cpu", processes: int = 1) -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "processes": processes,
+        "allocator": allocator_state(),
     }
     device = torch.device(device)
     if device.type == "cuda":

@@ -25,6 +25,7 @@ import datasets
 import torch
 from omegaconf import DictConfig
 
+from nmt_bottleneck.allocator import keep_freed_memory
 from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.cores import CoreClaim
@@ -84,6 +85,7 @@ def evaluate_variant(
     check_keys(eval_cfg, EVAL_KEYS, "eval")
     settings = DecodeSettings.from_config(eval_cfg.decode)
     device = decode_device(eval_cfg.get("device"), accelerator)
+    keep_freed_memory()
     with CoreClaim(eval_cfg.get("threads"), "eval.threads"):
         test_sets, skipped = decode_and_score(
             variant,

@@ -27,6 +27,7 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from nmt_bottleneck.allocator import keep_freed_memory
 from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.code_digest import config_code_digest, project_roots
 from nmt_bottleneck.config import check_keys
@@ -104,6 +105,7 @@ def fit_variant(
     fingerprint, so a run is never resumed by other code.
     """
     check_settings(variant, spec, train, logger, widest)
+    keep_freed_memory()
     log_settings = OmegaConf.to_container(logger)
     every_steps = log_settings.pop("every_steps")
     L.seed_everything(seed, workers=True, verbose=False)
