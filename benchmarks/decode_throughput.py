@@ -2,8 +2,8 @@
 split, side by side in one process (the same `translate` the evaluate stage uses). Prints a
 table; `--json FILE` also writes it.
 
-    python benchmarks/decode_throughput.py --models models --corpus data/corpus --split test \\
-        --tokenizer data/tokenizer --sentences 1000
+    python benchmarks/decode_throughput.py --models models --seed 1234 --corpus data/corpus \\
+        --split test --tokenizer data/tokenizer --sentences 1000
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="+", default=["final_state", "concat_states", "attention"]
     )
+    parser.add_argument("--seed", default="1234", help="the models are <models>/<variant>/<seed>")
+    parser.add_argument("--searches", nargs="+", default=["greedy", "beam"])
     parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     parser.add_argument("--split", default="test")
     parser.add_argument("--tokenizer", type=Path, default=Path("data/tokenizer"))
@@ -44,8 +46,8 @@ def main() -> None:
     tokenizers = load_tokenizers(args.tokenizer)
     rows = []
     for variant in args.variants:
-        model, _ = load_model(args.models / variant)
-        for search in ("greedy", "beam"):
+        model, _ = load_model(args.models / variant / args.seed)
+        for search in args.searches:
             settings = DecodeSettings(search, args.beam, 1.0, 1.5, args.max_tokens)
             started = time.perf_counter()
             out = translate(model, tokenizers, srcs, settings, progress=None)

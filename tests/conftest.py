@@ -48,6 +48,18 @@ def wandb_service(tmp_path_factory, monkeypatch) -> Iterator[str]:
     wandb.teardown()  # later tests start from a clean W&B state (its settings keep this cwd)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _allocator_left_alone() -> Iterator[None]:
+    """A training or evaluation run in this process would set glibc's malloc for the rest of the
+    session (nmt_bottleneck.allocator: per process, no undo), so here it counts as decided and
+    stays glibc's default. Stages run as child processes set it themselves (what the stage tests
+    and tests/test_allocator.py check)."""
+    from nmt_bottleneck import allocator
+
+    allocator._state = "default (left alone in the test process)"
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _restore_shared_state() -> Iterator[None]:
     """Whatever a test changes in this process's shared state is put back after it, so no test

@@ -65,8 +65,8 @@ print(digest.hexdigest())
 """
 
 
-def run_child(code: str, keep: str) -> str:
-    env = child_env(ROOT, NMT_KEEP_FREED=keep)
+def run_child(code: str, keep: str, **env_changes: str) -> str:
+    env = child_env(ROOT, NMT_KEEP_FREED=keep, **env_changes)
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -89,3 +89,11 @@ def test_a_large_tensor_comes_from_the_heap_only_when_freed_memory_is_kept():
 @glibc
 def test_training_gives_the_same_weights_with_freed_memory_kept_or_not():
     assert run_child(TRAIN, "1") == run_child(TRAIN, "0")
+
+
+@glibc
+def test_a_preloaded_allocator_is_left_in_charge():
+    """jemalloc or tcmalloc through LD_PRELOAD already keep freed memory; glibc's is not in use.
+    (The library named here does not exist: the loader says so and goes on without it.)"""
+    preloaded = json.loads(run_child(WHERE, "1", LD_PRELOAD="libjemalloc-absent.so.2"))
+    assert preloaded["state"] == preloaded["facts"] == "preloaded (libjemalloc-absent.so.2)"

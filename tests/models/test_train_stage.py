@@ -42,7 +42,8 @@ def test_train_writes_the_model_and_a_finished_offline_wandb_run(tmp_path, token
     machine = facts["machine"]  # whose seconds wall_time_s are
     assert (machine["cpu"], machine["torch"]) == (cpu_model(), torch.__version__)
     assert machine["processes"] == 1 and "gpu" not in machine and machine["cores"] >= 1
-    if platform.libc_ver()[0] == "glibc":  # the stage keeps freed memory (allocator.py)
+    # the stage keeps freed memory (allocator.py)
+    if platform.libc_ver()[0] == "glibc" and os.environ.get("NMT_KEEP_FREED") != "0":
         assert machine["allocator"].startswith("glibc: freed memory kept")
     per_epoch = batches_per_epoch(tmp_path, tokenized[0])
     assert per_epoch > 8

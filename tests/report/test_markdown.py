@@ -225,3 +225,10 @@ def test_the_machines_line_groups_stages_by_host_and_by_how_they_ran():
         "4 processes, 4 threads; `evaluate@attention`: 16 threads."
     )
     assert machines({"attention": {"steps": 8}}, {}) == "- Machine: not recorded."
+    # the memory allocator is how a stage ran (nmt_bottleneck.allocator): evaluate without it
+    kept = {**xeon, "allocator": "glibc: kept"}
+    either = machines({"attention": {"machine": kept}}, evaluated({**kept, "allocator": "default"}))
+    assert either == (
+        "- Machine: Xeon, 2 cores, torch 2.13.0; run with `train@attention`: 2 threads, memory "
+        "allocator glibc: kept; `evaluate@attention`: 2 threads, memory allocator default."
+    )

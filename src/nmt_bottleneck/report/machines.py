@@ -11,7 +11,8 @@ from nmt_bottleneck.eval.results import Details
 
 def machines(facts: Mapping[str, dict | None], details: Mapping[str, Details | None]) -> str:
     """The host (CPU, cores, torch) once when the stages share one, else the stages grouped by
-    host; then how each ran on it (GPU, processes, threads) when that is not the same for all."""
+    host; then how each ran on it (GPU, processes, threads, memory allocator) when that is not
+    the same for all."""
     ran = {f"train@{v}": f.get("machine") for v, f in facts.items() if f}
     ran |= {f"evaluate@{v}": d.machine for v, d in details.items() if d}
     recorded = {s: m for s, m in ran.items() if m}
@@ -42,7 +43,10 @@ def how(machine: dict[str, Any]) -> str:
     parts = [machine["gpu"]] if machine.get("gpu") else []
     if machine.get("processes", 1) > 1:
         parts.append(f"{machine['processes']} processes")
-    return ", ".join([*parts, f"{machine['torch_threads']} threads"])
+    parts.append(f"{machine['torch_threads']} threads")
+    if machine.get("allocator"):  # nmt_bottleneck.allocator; facts before it lack the key
+        parts.append(f"memory allocator {machine['allocator']}")
+    return ", ".join(parts)
 
 
 def grouped(
