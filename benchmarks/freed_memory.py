@@ -3,8 +3,9 @@ what the train and evaluate stages do): training and greedy decoding throughput 
 by side in one run. The setting is per process, so each measurement is a child process of its
 own (benchmarks/train_throughput.py and benchmarks/decode_throughput.py with $NMT_KEEP_FREED
 0 or 1), the two settings alternating, `--rounds` times. Prints a table: the mean over rounds of
-each setting, their quotient, and the kernel (system) seconds of the children, where the page
-faults of memory mapped afresh show.
+each setting, their quotient, the kernel (system) seconds of the children, where the page
+faults of memory mapped afresh show, and their peak resident memory, which keeping freed memory
+raises (the heap keeps its high-water mark).
 
     python benchmarks/freed_memory.py --data data/tokenized --tokenizer data/tokenizer \\
         --models models --seed 1234 --corpus data/corpus --steps 20 --rounds 2
@@ -18,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,20 +33,19 @@ HERE = Path(__file__).resolve().parent
 SETTINGS = {"0": "default", "1": "kept"}
 
 
-def child(script: str, args: list[str], keep: str) -> tuple[list[dict], float]:
-    """Run a benchmark script with $NMT_KEEP_FREED=keep; its JSON rows and kernel seconds."""
+def child(script: str, args: list[str], keep: str) -> tuple[list[dict], float, float]:
+    """Run a benchmark script with $NMT_KEEP_FREED=keep: its JSON rows, its kernel seconds and
+    its peak resident memory in MB (from wait4, this child's alone)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
         env = {**os.environ, "NMT_KEEP_FREED": keep}
-        subprocess.run(
-            [sys.executable, str(HERE / script), *args, "--json", str(out)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        system = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - before
-        return json.loads(out.read_text()), system
+        command = [sys.executable, str(HERE / script), *args, "--json", str(out)]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, command)
+        return json.loads(out.read_text()), usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -81,13 +80,15 @@ def main() -> None:
 
     speed: dict[tuple[str, str, str], list[float]] = {}  # (work, variant, setting) -> rounds
     system: dict[tuple[str, str], list[float]] = {}  # (work, setting) -> kernel s per round
+    peak: dict[tuple[str, str], list[float]] = {}  # (work, setting) -> peak RSS MB per round
     for r in range(args.rounds):
         for work, script, script_args, key, _ in jobs:
             order = list(SETTINGS.items())
             for keep, setting in order if r % 2 == 0 else order[::-1]:  # neither always first
                 print(f"round {r + 1}/{args.rounds}: {work}, {setting}", file=sys.stderr)
-                rows, kernel = child(script, script_args, keep)
+                rows, kernel, rss = child(script, script_args, keep)
                 system.setdefault((work, setting), []).append(kernel)
+                peak.setdefault((work, setting), []).append(rss)
                 for row in rows:
                     speed.setdefault((work, row["variant"], setting), []).append(row[key])
 
@@ -108,10 +109,14 @@ def main() -> None:
                 f"{statistics.mean(k):,.0f} | {statistics.mean(k) / statistics.mean(d):.2f}x "
                 f"({each}) |"
             )
-    print("\n| work | kernel s per run, default | kept |\n|---|---:|---:|")
+    print(
+        "\n| work | kernel s per run, default | kept | peak RSS MB, default | kept |"
+        "\n|---|---:|---:|---:|---:|"
+    )
     for work, *_ in jobs:
         d, k = (statistics.mean(system[(work, s)]) for s in SETTINGS.values())
-        print(f"| {work} | {d:.1f} | {k:.1f} |")
+        dm, km = (max(peak[(work, s)]) for s in SETTINGS.values())
+        print(f"| {work} | {d:.1f} | {k:.1f} | {dm:,.0f} | {km:,.0f} |")
 
 
 if __name__ == "__main__":
