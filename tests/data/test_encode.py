@@ -7,6 +7,7 @@ import random
 import datasets
 import pytest
 
+from nmt_bottleneck.data.corpus import column
 from nmt_bottleneck.data.encode import add_word_counts, encode, filter_by_length, length_histogram
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.tokenizer import SubwordTrainer
@@ -34,6 +35,15 @@ def random_corpus(n: int, seed: int) -> datasets.DatasetDict:
         "line": list(range(1, n + 1)),
     }
     return datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows)})
+
+
+def test_a_column_read_through_arrow_equals_the_rows_values_also_after_a_selection():
+    split = add_word_counts(random_corpus(300, seed=3))["train"]
+    picked = split.select([7, 3, 250, 3], keep_in_memory=True)  # an indices mapping, reordered
+    for data in (split, picked):
+        for name in ("src", "line", "src_words"):
+            assert column(data, name) == [row[name] for row in data]
+    assert column(picked, "line") == [8, 4, 251, 4]
 
 
 @pytest.mark.parametrize("min_len, max_len", [(1, 50), (1, 30), (5, 40)])

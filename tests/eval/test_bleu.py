@@ -27,6 +27,7 @@ from nmt_bottleneck.eval.bleu import (
     last_over_best,
     paired_bootstrap,
     resampled_bleu,
+    scores_and_stats,
     sentence_stats,
 )
 from nmt_bottleneck.eval.buckets import make_buckets
@@ -106,6 +107,22 @@ def test_bucket_bleu_equals_the_command_line_on_that_buckets_lines(corpus, tmp_p
     assert target.bleu == subset.score
     assert target.ci_lo <= target.bleu <= target.ci_hi
     assert target.length_ratio == subset.sys_len / subset.ref_len == subset.ratio
+
+
+def test_statistics_counted_once_give_the_same_scores_as_counting_each_time(corpus):
+    # evaluate's `score` counts n-grams once (scores_and_stats) and hands the statistics to
+    # bucket_scores and last_over_best; every number must equal the separate calls'
+    whole, stats = scores_and_stats(corpus.hyps, corpus.refs)
+    assert whole == corpus_scores(corpus.hyps, corpus.refs)
+    assert whole.bleu == BLEU().corpus_score(corpus.hyps, [corpus.refs]).score
+    assert np.array_equal(stats, sentence_stats(corpus.hyps, corpus.refs))
+    buckets = make_buckets([10, 20, 30, 40, 50, 60])
+    args = (corpus.hyps, corpus.refs, corpus.srcs, buckets, 100, 7)
+    for fn in (bucket_scores, last_over_best):
+        separate, shared = fn(*args), fn(*args, stats=stats)
+        assert repr(shared) == repr(separate)  # repr: NaN of an empty bucket equals itself
+    with pytest.raises(ValueError, match="rows of statistics"):
+        bucket_scores(*args, stats=stats[1:])
 
 
 def test_an_empty_bucket_is_nan_and_its_neighbours_are_scored():

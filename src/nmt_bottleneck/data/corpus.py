@@ -99,6 +99,13 @@ def save_corpus(corpus: Corpus, out_dir: Path, manifest: dict[str, Any], manifes
     write_json_atomic(manifest, manifest_path)
 
 
+def column(split: datasets.Dataset, name: str) -> list[Any]:
+    """One column of `split` as a list, read through Arrow in one call: `list(split[name])`
+    formats row after row (about 25 s for Hansard's 900,000 training sources, against under a
+    second this way), and gives the same values."""
+    return split.with_format("arrow")[name].to_pylist()
+
+
 def load_corpus(path: Path) -> datasets.DatasetDict:
     """Read a corpus written by `save_corpus`, with an actionable error if it is not there."""
     path = Path(path)

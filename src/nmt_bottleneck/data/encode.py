@@ -19,6 +19,7 @@ import datasets
 import numpy as np
 import pyarrow.compute as pc
 
+from nmt_bottleneck.data.corpus import column
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.tokenizer import UNK_ID, Tokenizers
 from nmt_bottleneck.errors import ConfigError, DataError
@@ -50,7 +51,7 @@ def filter_by_length(
         raise ConfigError(
             f"data.min_len = {min_len}, data.max_len = {max_len}: need 1 <= min_len <= max_len."
         )
-    src_words, tgt_words = split["src_words"], split["tgt_words"]
+    src_words, tgt_words = column(split, "src_words"), column(split, "tgt_words")
     reasons = Counter()
     keep: list[int] = []
     for i, (s, t) in enumerate(zip(src_words, tgt_words, strict=True)):
@@ -148,7 +149,7 @@ def split_stats(split: datasets.Dataset) -> dict[str, Any]:
 def length_histogram(corpus: datasets.DatasetDict) -> list[dict[str, Any]]:
     """One row per source length in words: the percentage of each split's pairs of that length
     (percentages, so a 5k-pair test set and a 900k-pair training set share one plot)."""
-    counts = {name: Counter(split["src_words"]) for name, split in corpus.items()}
+    counts = {name: Counter(column(split, "src_words")) for name, split in corpus.items()}
     lengths = sorted(set().union(*counts.values()))
     return [
         {"src_words": k}

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import datasets
 
 from nmt_bottleneck.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from nmt_bottleneck.data.corpus import column
 from nmt_bottleneck.data.encode import (
     add_word_counts,
     encode,
@@ -61,7 +62,8 @@ def tokenize_corpus(
         corpus["train"].num_rows,
     )
     started = time.perf_counter()
-    tokenizers = trainer.train(corpus["train"]["src"], corpus["train"]["tgt"], tokenizer_dir)
+    train = corpus["train"]
+    tokenizers = trainer.train(column(train, "src"), column(train, "tgt"), tokenizer_dir)
     log.info("tokenizer trained in %.0f s", time.perf_counter() - started)
     encoded = encode(corpus, tokenizers)
     stats = {

@@ -80,21 +80,29 @@ def _check_inputs(hyps: Sequence[str], refs: Sequence[str]) -> None:
 
 def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> Scores:
     """Corpus BLEU and chrF (sacrebleu defaults) with their signatures."""
+    return scores_and_stats(hyps, refs)[0]
+
+
+def scores_and_stats(hyps: Sequence[str], refs: Sequence[str]) -> tuple[Scores, np.ndarray]:
+    """`corpus_scores` and `sentence_stats` from one pass of sacrebleu's n-gram counting (the
+    slow part of scoring): corpus BLEU is scored from the summed statistics, which gives
+    `BLEU.corpus_score`'s number exactly."""
     _check_inputs(hyps, refs)
     bleu, chrf = BLEU(), CHRF()
-    bleu_score = bleu.corpus_score(list(hyps), [list(refs)])
+    stats = np.asarray(bleu._extract_corpus_statistics(list(hyps), [list(refs)]), dtype=np.int64)
     chrf_score = chrf.corpus_score(list(hyps), [list(refs)])
     empty = sum(1 for h in hyps if not h.strip())
     if empty:
         log.warning("%d of %d hypotheses are empty; they are scored as empty", empty, len(hyps))
-    return Scores(
-        bleu=bleu_score.score,
+    scores = Scores(
+        bleu=bleu_from_stats(stats.sum(0)),
         chrf=chrf_score.score,
-        bleu_signature=str(bleu.get_signature()),
+        bleu_signature=str(bleu.get_signature()),  # nrefs is known once references are read
         chrf_signature=str(chrf.get_signature()),
         n=len(hyps),
         empty_hyps=empty,
     )
+    return scores, stats
 
 
 def sentence_stats(hyps: Sequence[str], refs: Sequence[str]) -> np.ndarray:
@@ -156,12 +164,16 @@ def _bucketed_stats(
     buckets: Sequence[Bucket],
     n_samples: int,
     level: float,
+    stats: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Checked inputs' per-sentence BLEU statistics [N, 10] and bucket index [N] (by the raw
-    source's `word_count`)."""
+    """Checked inputs' per-sentence BLEU statistics [N, 10] (`stats` when given, from
+    `sentence_stats(hyps, refs)`) and bucket index [N] (by the raw source's `word_count`)."""
     check_aligned(srcs, refs, "sources", "references")
     _check_bootstrap_args(n_samples, level)
-    stats = sentence_stats(hyps, refs)
+    if stats is None:
+        stats = sentence_stats(hyps, refs)
+    elif len(stats) != len(hyps):
+        raise ValueError(f"{len(stats)} rows of statistics for {len(hyps)} hypotheses")
     return stats, np.array(assign([word_count(s) for s in srcs], buckets))
 
 
@@ -187,6 +199,7 @@ def bucket_scores(
     n_samples: int,
     seed: int,
     level: float = 0.95,
+    stats: np.ndarray | None = None,
 ) -> list[BucketScore]:
     """Corpus BLEU and its bootstrap CI over each bucket's sentences, the bucket chosen by the
     raw source's `word_count`. An empty bucket gets n = 0 and NaN scores.
@@ -194,8 +207,10 @@ def bucket_scores(
     `length_ratio` is sacrebleu's `ratio` over the bucket: summed hypothesis length over summed
     reference length, in 13a tokens. Below 1, BLEU's brevity penalty applies, so it tells a
     bucket whose outputs stop early from one whose words are wrong. NaN where the references
-    have no tokens (sacrebleu prints 0 there, which would read as empty outputs)."""
-    stats, index = _bucketed_stats(hyps, refs, srcs, buckets, n_samples, level)
+    have no tokens (sacrebleu prints 0 there, which would read as empty outputs). `stats`:
+    `sentence_stats(hyps, refs)` when the caller has them (evaluate's `score` extracts them
+    once for the corpus score, the buckets and `last_over_best`)."""
+    stats, index = _bucketed_stats(hyps, refs, srcs, buckets, n_samples, level, stats)
     out = []
     for i, bucket in enumerate(buckets):
         rows = stats[index == i]
@@ -226,6 +241,7 @@ def last_over_best(
     n_samples: int,
     seed: int,
     level: float = 0.95,
+    stats: np.ndarray | None = None,
 ) -> Quotient | None:
     """How much of its best bucket's BLEU a system keeps in its last (longest) non-empty bucket:
     BLEU(last) / max over buckets of BLEU, with a percentile bootstrap interval. None with
@@ -236,8 +252,8 @@ def last_over_best(
     the pick of the best bucket is resampled too, and a bucket's size varies as it would between
     test sets of this size. Resamples whose best scores 0 are left out. A maximum over noisy
     buckets runs high in small samples, so the quotient and its interval lean low: read it to
-    about the interval's width."""
-    stats, index = _bucketed_stats(hyps, refs, srcs, buckets, n_samples, level)
+    about the interval's width. `stats`: as in `bucket_scores`."""
+    stats, index = _bucketed_stats(hyps, refs, srcs, buckets, n_samples, level, stats)
     filled = [(b, index == i) for i, b in enumerate(buckets) if (index == i).any()]
     if len(filled) < 2:
         return None

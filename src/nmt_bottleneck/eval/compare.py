@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from nmt_bottleneck.data.corpus import load_corpus
+from nmt_bottleneck.data.corpus import column, load_corpus
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.errors import DataError
 from nmt_bottleneck.eval.bleu import check_aligned, sentence_stats
@@ -58,7 +58,7 @@ def compare_variants(
     pairs: dict[str, list[PairTests]] = {}
     curves: dict[str, dict[str, SeedCurve]] = {}
     for name in test_sets:
-        srcs, refs = list(splits[name]["src"]), list(splits[name]["tgt"])
+        srcs, refs = column(splits[name], "src"), column(splits[name], "tgt")
         stats = {v: seed_stats(evaluations / v, seeds, name, refs) for v in variants}
         lengths = [word_count(s) for s in srcs]
         buckets = length_buckets(lengths, eval_cfg.bucket_edges, eval_cfg.min_bucket)

@@ -29,12 +29,12 @@ from nmt_bottleneck.allocator import keep_freed_memory
 from nmt_bottleneck.atomic import atomic_dir
 from nmt_bottleneck.config import check_keys
 from nmt_bottleneck.cores import CoreClaim
-from nmt_bottleneck.data.corpus import load_corpus
+from nmt_bottleneck.data.corpus import column, load_corpus
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.data.near_duplicates import near_duplicates
 from nmt_bottleneck.data.tokenizer import Tokenizers, load_tokenizers
 from nmt_bottleneck.errors import ConfigError
-from nmt_bottleneck.eval.bleu import bucket_scores, corpus_scores, last_over_best
+from nmt_bottleneck.eval.bleu import bucket_scores, last_over_best, scores_and_stats
 from nmt_bottleneck.eval.buckets import Bucket, merge_small, source_buckets
 from nmt_bottleneck.eval.device import decode_device
 from nmt_bottleneck.eval.results import AttentionRecord, Details, SetScores, Timing
@@ -123,7 +123,7 @@ def decode_and_score(
     splits = load_corpus(corpus)
     check_test_sets(data, list(splits), corpus)
     views = check_novel_views(data)
-    train_sources = load_corpus(trained_on)["train"]["src"] if views else []
+    train_sources = column(load_corpus(trained_on)["train"], "src") if views else []
     seq2seq, _ = load_model(model, device)
     tokenizers = load_tokenizers(tokenizer)
     test_sets: dict[str, SetScores] = {}
@@ -131,7 +131,7 @@ def decode_and_score(
     heatmaps: list[AttentionRecord] = []
     with atomic_dir(out) as tmp:
         for n, name in enumerate(data.test_sets):
-            srcs, refs = list(splits[name]["src"]), list(splits[name]["tgt"])
+            srcs, refs = column(splits[name], "src"), column(splits[name], "tgt")
             keep = heatmap_sources(srcs, eval_cfg.heatmaps) if n == 0 else set()
             progress = f"{variant} {name}"
             translations, scores = evaluate_test_set(
@@ -188,9 +188,10 @@ def score(
     bucket's BLEU over the best one's, with its bootstrap interval (`bleu.last_over_best`). A
     whole test set's decoding adds its truncated sources and `timing`."""
     n, seed = eval_cfg.bootstrap_samples, eval_cfg.bootstrap_seed
-    by_bucket = bucket_scores(hyps, refs, srcs, buckets, n, seed)
-    fall = last_over_best(hyps, refs, srcs, buckets, n, seed)
-    return SetScores.from_scores(corpus_scores(hyps, refs), by_bucket, fall, truncated, timing)
+    whole, stats = scores_and_stats(hyps, refs)  # sacrebleu's n-gram counting, once
+    by_bucket = bucket_scores(hyps, refs, srcs, buckets, n, seed, stats=stats)
+    fall = last_over_best(hyps, refs, srcs, buckets, n, seed, stats=stats)
+    return SetScores.from_scores(whole, by_bucket, fall, truncated, timing)
 
 
 def check_test_sets(data: DictConfig, splits: list[str], corpus: Path) -> None:

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nmt_bottleneck.data.corpus import load_corpus, split_fingerprint
+from nmt_bottleneck.data.corpus import column, load_corpus, split_fingerprint
 from nmt_bottleneck.data.length import word_count
 from nmt_bottleneck.eval.bleu import sentence_stats
 from nmt_bottleneck.eval.buckets import Bucket, assign, length_buckets
@@ -119,10 +119,10 @@ def scored_split(group: Group, name: str) -> ScoredSplit:
     job = group.finished()[0]
     corpus, eval_cfg = job.corpus(), job.params.eval
     split = load_corpus(corpus)[name]
-    lengths = [word_count(s) for s in split["src"]]
+    lengths = [word_count(s) for s in column(split, "src")]
     buckets = length_buckets(lengths, eval_cfg.bucket_edges, eval_cfg.min_bucket)
     where = np.array(assign(lengths, buckets))
-    return ScoredSplit(split_fingerprint(corpus, name), list(split["tgt"]), buckets, where)
+    return ScoredSplit(split_fingerprint(corpus, name), column(split, "tgt"), buckets, where)
 
 
 def group_stats(group: Group, name: str, refs: list[str]) -> np.ndarray:
