@@ -1,5 +1,7 @@
 # The two set-up commands of the README:
 #   make repro   install (once), link the corpora if present, compose params.yaml, run `dvc repro`
+#                with the stages that do not need each other side by side, JOBS at a time
+#                (pipelines/repro.py; default: the usable cores)
 #   make test    install (once), run the test suite CI runs
 # and the second committed experiment (README, "Seeds"):
 #   make repro-seeds  RNNencdec-50 and RNNsearch-50 with three seeds each -> reports/seeds/
@@ -10,12 +12,13 @@ BIN := $(abspath $(VENV))/bin
 # Where the corpora are: ../shared/corpora when present, else pass CORPORA=/path/to/corpora.
 CORPORA ?= $(wildcard ../shared/corpora)
 PYTEST_ARGS ?= -m "not slow"
+JOBS ?=
 export PATH := $(BIN):$(PATH)
 
 .PHONY: repro repro-seeds test test-all install corpora params constraints lint
 
 repro: install corpora params
-	dvc repro
+	python -m pipelines.repro $(if $(JOBS),--jobs $(JOBS))
 
 repro-seeds: install corpora
 	python -m pipelines.experiment seeds experiment=cpu_seeds

@@ -43,8 +43,10 @@ WARMUP = 3
 def job(args: argparse.Namespace) -> None:
     """A child: build the model and batches, warm up, say `ready`, wait for `go` on stdin, train
     for `seconds` (or `steps`), print the facts as JSON."""
+    from nmt_bottleneck.allocator import keep_freed_memory
     from nmt_bottleneck.cores import CoreClaim
 
+    keep_freed_memory()  # as the train stage does (benchmarks/README.md, "Freed memory")
     claim = None
     if args.threads == "share":
         claim = CoreClaim("share", "benchmark")

@@ -4,9 +4,10 @@ seeds each), its results kept under `reports/<name>/`.
 
 `run_experiment` checks out the committed code (HEAD) in a git worktree of its own,
 `.experiments/<name>/` (git-ignored), links the corpora, composes its params.yaml, and runs
-`dvc repro` there with this repository's DVC cache, so a stage it shares with the main pipeline
-(same command, code, data and params: the seed-1234 trainings) is restored from DVC's run cache,
-not trained again. It then copies that worktree's `reports/` (but the plot templates), its
+`dvc repro` there (through pipelines/repro.py: stages that do not need each other side by side)
+with this repository's DVC cache, so a stage it shares with the main pipeline (same command,
+code, data and params: the seed-1234 trainings) is restored from DVC's run cache, not trained
+again. It then copies that worktree's `reports/` (but the plot templates), its
 `params.yaml` and `dvc.lock` into `reports/<name>/`: what the experiment computed and exactly
 how, for `git add`. The experiment's `dvc.lock` is written afresh (the committed one, the main
 run's, is removed first), and only the outputs it lists under `reports/` are copied: the
@@ -53,7 +54,7 @@ def run_experiment(name: str, overrides: Sequence[str], root: Path) -> Path:
     # would stay in the experiment's lock (and their files would look like its results). Without
     # it, every stage runs or is restored from the run cache, and the lock is the experiment's.
     (work / "dvc.lock").unlink(missing_ok=True)
-    command(["dvc", "repro"], work)
+    command([sys.executable, "-m", "pipelines.repro"], work)  # dvc repro, side by side
     out = root / "reports" / name
     with atomic_dir(out) as tmp:
         for path in report_outputs(work / "dvc.lock"):

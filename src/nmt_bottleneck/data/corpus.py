@@ -101,8 +101,8 @@ def save_corpus(corpus: Corpus, out_dir: Path, manifest: dict[str, Any], manifes
 
 def column(split: datasets.Dataset, name: str) -> list[Any]:
     """One column of `split` as a list, read through Arrow in one call: `list(split[name])`
-    formats row after row (about 25 s for Hansard's 900,000 training sources, against under a
-    second this way), and gives the same values."""
+    formats row after row (18 s for both sides of Hansard's 911,770 training pairs, against
+    0.5 s this way), and gives the same values."""
     return split.with_format("arrow")[name].to_pylist()
 
 

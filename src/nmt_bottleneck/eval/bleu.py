@@ -87,9 +87,8 @@ def scores_and_stats(hyps: Sequence[str], refs: Sequence[str]) -> tuple[Scores, 
     """`corpus_scores` and `sentence_stats` from one pass of sacrebleu's n-gram counting (the
     slow part of scoring): corpus BLEU is scored from the summed statistics, which gives
     `BLEU.corpus_score`'s number exactly."""
-    _check_inputs(hyps, refs)
     bleu, chrf = BLEU(), CHRF()
-    stats = np.asarray(bleu._extract_corpus_statistics(list(hyps), [list(refs)]), dtype=np.int64)
+    stats = _counted(bleu, hyps, refs)  # before the signature: nrefs is known once refs are read
     chrf_score = chrf.corpus_score(list(hyps), [list(refs)])
     empty = sum(1 for h in hyps if not h.strip())
     if empty:
@@ -97,7 +96,7 @@ def scores_and_stats(hyps: Sequence[str], refs: Sequence[str]) -> tuple[Scores, 
     scores = Scores(
         bleu=bleu_from_stats(stats.sum(0)),
         chrf=chrf_score.score,
-        bleu_signature=str(bleu.get_signature()),  # nrefs is known once references are read
+        bleu_signature=str(bleu.get_signature()),
         chrf_signature=str(chrf.get_signature()),
         n=len(hyps),
         empty_hyps=empty,
@@ -108,8 +107,13 @@ def scores_and_stats(hyps: Sequence[str], refs: Sequence[str]) -> tuple[Scores, 
 def sentence_stats(hyps: Sequence[str], refs: Sequence[str]) -> np.ndarray:
     """BLEU sufficient statistics per sentence, int64 [N, 2 + 2 * 4]: hypothesis length,
     reference length, matched n-grams (n = 1..4), total hypothesis n-grams (n = 1..4)."""
+    return _counted(BLEU(), hyps, refs)
+
+
+def _counted(bleu: BLEU, hyps: Sequence[str], refs: Sequence[str]) -> np.ndarray:
+    """`sentence_stats`, counted by `bleu` (which then knows the number of references)."""
     _check_inputs(hyps, refs)
-    stats = BLEU()._extract_corpus_statistics(list(hyps), [list(refs)])
+    stats = bleu._extract_corpus_statistics(list(hyps), [list(refs)])
     return np.asarray(stats, dtype=np.int64)
 
 

@@ -264,8 +264,8 @@ def heatmap_sources(srcs: list[str], k: int) -> set[int]:
 def where_in_input(split: datasets.Dataset) -> list[tuple[int, int | None]]:
     """(line, shard) of each row in its input file, from the corpus's `line` column (and `shard`
     for sources read from several files): rows are not lines where empty pairs were dropped."""
-    shards = split["shard"] if "shard" in split.column_names else [None] * split.num_rows
-    return list(zip(split["line"], shards, strict=True))
+    shards = column(split, "shard") if "shard" in split.column_names else [None] * split.num_rows
+    return list(zip(column(split, "line"), shards, strict=True))
 
 
 def attention_records(
