@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import SMALL, dvc, find_corpora, make_repo, sh
+from tests.helpers import SMALL, find_corpora, make_repo, run_module, sh
 
 # The test session's trainings and evaluations register their cores (nmt_bottleneck.cores) in a
 # registry of their own, inherited by every stage they run: a test never waits for a job of the
@@ -110,14 +110,19 @@ def full_repo(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> tuple[Path, str]:
-    """One `dvc repro` of the small config, committed to git, and what it printed. The tests
-    that start from a reproduced pipeline each get their own copy (`reproduced_copy`), so none
-    sees another's changes and the full repro runs once for all of them."""
+    """One run of the small config as `make repro` runs it (pipelines/repro.py: every stage a
+    `dvc repro` of its own, two at once), committed to git, and what DVC printed (the stages'
+    logs, then the closing `dvc repro`). The tests that start from a reproduced pipeline each
+    get their own copy (`reproduced_copy`), so none sees another's changes and the full repro
+    runs once for all of them."""
     repo = make_repo(tmp_path_factory.mktemp("reproduced") / "project", SMALL)
-    first = dvc(repo, "repro")
+    first = run_module("pipelines.repro", "--jobs", "2", "--logs", "logs/repro", cwd=repo)
+    assert first.returncode == 0, f"{first.stdout}\n{first.stderr}"
+    logs = sorted((repo / "logs/repro").glob("*.log"))
+    printed = "".join(log.read_text() for log in logs) + first.stdout
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "first run")
-    return repo, first.stdout
+    return repo, printed
 
 
 @pytest.fixture
