@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,12 +79,7 @@ def next_ready(pending: Sequence[Step], finished: set[str]) -> Step | None:
     return min(ready, key=lambda s: (s.cost_s is None, -(s.cost_s or 0.0), pending.index(s)))
 
 
-def run_side_by_side(
-    steps: Sequence[Step],
-    jobs: int,
-    logs: Path,
-    clock: Callable[[], float] = time.monotonic,
-) -> list[Done]:
+def run_side_by_side(steps: Sequence[Step], jobs: int, logs: Path) -> list[Done]:
     """Run `steps`, at most `jobs` at once, each once its needs have succeeded (ties in the
     order given); returns how each started step went, in the order they ended. Raises
     NmtBottleneckError naming the failed steps (after the running ones finished) and any step
@@ -100,7 +95,7 @@ def run_side_by_side(
     logs.mkdir(parents=True, exist_ok=True)
     pending, running, done = list(steps), [], []
     finished: set[str] = set()
-    started = clock()
+    started = time.monotonic()
     try:
         while pending or running:
             failed = any(d.returncode != 0 for d in done)
@@ -110,14 +105,19 @@ def run_side_by_side(
                     break
                 pending.remove(step)
                 lane = min(set(range(jobs)) - {r.lane for r in running})
-                running.append(_start(step, lane, logs, clock() - started))
+                running.append(_start(step, lane, logs, time.monotonic() - started))
             if not running:
                 break  # a failure, or nothing left that can start
             time.sleep(POLL_S)
             for r in [r for r in running if r.process.poll() is not None]:
                 running.remove(r)
                 end = Done(
-                    r.step.name, r.lane, r.start_s, clock() - started, r.process.returncode, r.log
+                    r.step.name,
+                    r.lane,
+                    r.start_s,
+                    time.monotonic() - started,
+                    r.process.returncode,
+                    r.log,
                 )
                 done.append(end)
                 if end.returncode == 0:
