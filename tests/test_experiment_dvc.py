@@ -26,7 +26,7 @@ VARIANTS = ("final_state", "attention")  # conf/curves/pair50.yaml
 
 class Ran(NamedTuple):
     repo: Path  # the copy of the reproduced repository the experiment ran in
-    printed: str  # what `python -m pipelines.experiment` printed (DVC's output included)
+    printed: str  # the stage logs (DVC's output) and what `python -m pipelines.experiment` printed
     expected: dict  # params.yaml composed from OVERRIDES by compose_params
 
 
@@ -44,8 +44,11 @@ def ran(reproduced, tmp_path_factory) -> Ran:
     expected = yaml.safe_load((where / "p.yaml").read_text())
     assert (tuple(expected["variants"]), expected["seeds"]) == (VARIANTS, [1, 3])
     done = run_module("pipelines.experiment", "pair", *OVERRIDES, cwd=repo, timeout=1200)
-    printed = done.stdout + done.stderr
-    assert done.returncode == 0, printed[-5000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    # DVC's output for each stage is in its log in the worktree (pipelines/repro.py, --logs).
+    logs = sorted((repo / WORKTREES / "pair/logs/repro").glob("*.log"))
+    assert logs, "no stage logs in the experiment's worktree"
+    printed = "".join(log.read_text() for log in logs) + done.stdout + done.stderr
     return Ran(repo, printed, expected)
 
 
