@@ -11,7 +11,8 @@ each recording its own entry in dvc.lock. A step whose stage is up to date does 
 results are what plain `dvc repro` gives: a job's threads are its config's (`train.threads`,
 `eval.threads`), never the number of lanes. At the end a plain `dvc repro` checks that nothing
 is left to run (and runs it if it is), and the stages' wall times are printed and written to
-`<logs>/times.md`; each stage's output is in `<logs>/<stage>.log`.
+`<logs>/times.md`; each stage's output is in `<logs>/<stage>.log`. Ctrl-C or SIGTERM stops the
+running stages, their commands included (nmt_bottleneck.side_by_side, "Stopping").
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,7 +67,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=usable_cores(), help="stages at once")
     parser.add_argument("--logs", type=Path, default=Path("logs/repro"), help="stage logs here")
     args = parser.parse_args(argv)
-    done = run_side_by_side(dvc_steps(Path(".")), args.jobs, args.logs)
+    try:
+        done = run_side_by_side(dvc_steps(Path(".")), args.jobs, args.logs)
+    except KeyboardInterrupt:
+        log.error(
+            "stopped (Ctrl-C). Run again to go on: finished stages are not run again, and an "
+            "interrupted train stage resumes from its last checkpoint."
+        )
+        sys.exit(130)
     final = subprocess.run(["dvc", "repro"])
     if final.returncode != 0:
         raise NmtBottleneckError(f"the closing `dvc repro` failed (exit {final.returncode}).")

@@ -1,19 +1,27 @@
 """Steps side by side (nmt_bottleneck/side_by_side.py) and `make repro`'s driver around DVC
 (pipelines/repro.py) on a real git + DVC repository. Two steps that can only both finish if
 they run at the same time (each waits for the other to have started) show the overlap without
-reading a clock: run one after the other, the first gives up and fails."""
+reading a clock: run one after the other, the first gives up and fails. A stopped run (SIGTERM
+to the driver, as `kill` or a scheduler sends it) leaves no step running behind it."""
 
 from __future__ import annotations
 
 import copy
 import os
 import shlex
+import signal
+import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
-from helpers import ROOT, dvc, run_module, sh
+from helpers import ROOT, child_env, dvc, run_module, sh
+from nmt_bottleneck import side_by_side
 from nmt_bottleneck.errors import NmtBottleneckError
 from nmt_bottleneck.side_by_side import Step, next_ready, run_side_by_side, times_table
 
@@ -143,3 +151,106 @@ def test_the_driver_builds_one_step_per_stage_of_the_project(tmp_path):
         assert t in steps[t.replace("train@", "evaluate@")][0]
     evaluations = [n for n in names if n.startswith("evaluate@")]
     assert set(evaluations) <= set(steps["report"][0])
+
+
+# Write marks/<argv[1]>.pid (atomically) and wait for the file `go`, then write out/<argv[1]>.
+# On SIGINT (what Ctrl-C sends) write marks/<argv[1]>.interrupted and exit 1; with argv[2] ==
+# "stubborn", ignore SIGINT instead.
+WAITER = """import os, pathlib, signal, sys, time
+me, marks = sys.argv[1], pathlib.Path("marks")
+marks.mkdir(exist_ok=True)
+def interrupted(signum, frame):
+    (marks / (me + ".interrupted")).touch()
+    sys.exit(1)
+stubborn = len(sys.argv) > 2 and sys.argv[2] == "stubborn"
+signal.signal(signal.SIGINT, signal.SIG_IGN if stubborn else interrupted)
+(marks / "tmp").write_text(str(os.getpid()))
+os.replace(marks / "tmp", marks / (me + ".pid"))
+while not pathlib.Path("go").exists():
+    time.sleep(0.05)
+pathlib.Path("out").mkdir(exist_ok=True)
+pathlib.Path("out", me).write_text(me)
+"""
+
+
+def pid_once_written(path: Path, within_s: float = 120) -> int:
+    end = time.monotonic() + within_s
+    while not path.exists():
+        assert time.monotonic() < end, f"{path} not written within {within_s} s"
+        time.sleep(0.05)
+    return int(path.read_text())
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_sigterm_stops_every_step_and_kills_one_that_ignores_ctrl_c(tmp_path, monkeypatch):
+    """In this process: SIGTERM while two steps run (each a shell running Python, as DVC runs a
+    stage's command) ends the run with exit status 143 once both are stopped: the one that
+    handles Ctrl-C by SIGINT, the one that ignores it by SIGKILL after the grace period."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(side_by_side, "STOP_GRACE_S", 1.0)
+    (tmp_path / "waiter.py").write_text(WAITER)
+    python = shlex.quote(sys.executable)
+    steps = [
+        Step("polite", ("sh", "-c", f"{python} waiter.py polite; true")),
+        Step("stubborn", ("sh", "-c", f"{python} waiter.py stubborn stubborn")),
+    ]
+    pids = {}
+
+    def terminate_once_both_run() -> None:  # the handler is in place: the steps have started
+        for name in ("polite", "stubborn"):
+            pids[name] = pid_once_written(tmp_path / "marks" / f"{name}.pid")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    sender = threading.Thread(target=terminate_once_both_run, daemon=True)
+    sender.start()
+    with pytest.raises(SystemExit) as stopped:
+        run_side_by_side(steps, 2, tmp_path / "logs")
+    sender.join(5)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before  # put back
+    assert (tmp_path / "marks" / "polite.interrupted").exists()
+    assert not (tmp_path / "marks" / "stubborn.interrupted").exists()
+    assert gone(pids["polite"]) and gone(pids["stubborn"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stopped_repro_leaves_nothing_running_and_the_next_run_finishes(tmp_path):
+    """`python -m pipelines.repro` on a real DVC repository, stopped by SIGTERM while a stage's
+    command runs: the command gets Ctrl-C's SIGINT through DVC and is gone when the driver exits,
+    and the next run takes DVC's lock, runs the stage and records it."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    sh(repo, "git", "init", "-q")
+    dvc(repo, "init", "-q")
+    (repo / "waiter.py").write_text(WAITER)
+    stage = {"cmd": shlex.join([sys.executable, "waiter.py", "slow"]), "outs": ["out/slow"]}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"slow": stage}}))
+    (repo / ".gitignore").write_text("marks/\nlogs/\ngo\n")
+    command = [sys.executable, "-m", "pipelines.repro", "--jobs", "1", "--logs", "logs"]
+    project = {"PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}  # its code
+    env = child_env(repo, **project)
+    driver = subprocess.Popen(command, cwd=repo, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        pid = pid_once_written(repo / "marks" / "slow.pid")
+        driver.send_signal(signal.SIGTERM)
+        _, stderr = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopping slow" in stderr
+    assert (repo / "marks" / "slow.interrupted").exists() and gone(pid)
+    assert not (repo / "dvc.lock").exists()
+
+    (repo / "go").touch()
+    again = run_module("pipelines.repro", "--jobs", "1", "--logs", "logs", cwd=repo, env=project)
+    assert again.returncode == 0, again.stderr
+    assert "Running stage 'slow'" in (repo / "logs" / "slow.log").read_text()
+    assert (repo / "out" / "slow").read_text() == "slow"
+    assert "slow" in yaml.safe_load((repo / "dvc.lock").read_text())["stages"]

@@ -15,22 +15,36 @@ one is known; the longest jobs first keeps the last lane from running alone for 
 the pipeline's order. Each step's output goes to its own log file (two trainings' progress bars
 in one terminal would be unreadable); the terminal gets one line per start and end. A failed
 step starts nothing new: the running steps finish, and the error names the failed steps and
-their logs. Ctrl-C stops the running steps (a train stage resumes from its checkpoint).
+their logs.
+
+Stopping: Ctrl-C, or SIGTERM to this process (`kill`, a scheduler's time limit), stops the
+running steps as Ctrl-C in their own terminal would: SIGINT to each step's processes, the
+command DVC runs included (DVC itself ignores SIGINT while its command runs, and records the
+stage as failed when it ends; Lightning saves nothing more and exits 1). Whatever still runs
+`STOP_GRACE_S` later is killed. No step outlives the run, so none keeps writing a checkpoint or
+holding DVC's lock behind the next run's back; an interrupted train stage resumes from its last
+checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from nmt_bottleneck.errors import NmtBottleneckError
 
 log = logging.getLogger(__name__)
 POLL_S = 0.5  # how often the running steps are looked at
+STOP_GRACE_S = 60.0  # after SIGINT, how long a step may take to stop before it is killed
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,9 @@ def run_side_by_side(steps: Sequence[Step], jobs: int, logs: Path) -> list[Done]
     pending, running, done = list(steps), [], []
     finished: set[str] = set()
     started = time.monotonic()
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         while pending or running:
             failed = any(d.returncode != 0 for d in done)
@@ -124,13 +141,69 @@ def run_side_by_side(steps: Sequence[Step], jobs: int, logs: Path) -> list[Done]
                     finished.add(end.name)
                 _say_done(end)
     except BaseException:
-        for r in running:
-            r.process.terminate()
-        for r in running:
-            r.process.wait()
+        _stop(running)
         raise
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
     _raise_if_failed(done, pending)
     return done
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through run_side_by_side, which stops the steps
+
+
+def _stop(running: list[_Running]) -> None:
+    """Stop the `running` steps and every process they started: SIGINT (what Ctrl-C in a
+    terminal sends them all; one that got the terminal's own Ctrl-C has a moment to end first),
+    then SIGKILL to whatever is left `STOP_GRACE_S` seconds later."""
+    if not running:
+        return
+    names = ", ".join(r.step.name for r in running)
+    log.warning("stopping %s (SIGINT; killed if still running in %.0f s)", names, STOP_GRACE_S)
+    processes = [p for r in running for p in _tree(r.process.pid)]  # before any of them ends
+    left = _wait_for(processes, min(2.0, STOP_GRACE_S))
+    _signal(left, signal.SIGINT)
+    left = _wait_for(left, STOP_GRACE_S)
+    if left:
+        log.warning("killing what did not stop: pids %s", [p.pid for p in left])
+        _signal(left, signal.SIGKILL)
+        _wait_for(left, 10.0)
+    for r in running:
+        r.process.wait()
+        log.warning("stopped %s (exit %s; log %s)", r.step.name, r.process.returncode, r.log)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process `pid` and its descendants (those alive now)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(p: psutil.Process) -> bool:
+    """Whether `p` still runs (a zombie has ended: only its parent's wait is missing)."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE  # is_running: same process
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_for(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """Wait up to `seconds` for `processes` to end; returns those still alive."""
+    end = time.monotonic() + seconds
+    while (left := [p for p in processes if _alive(p)]) and time.monotonic() < end:
+        time.sleep(0.1)
+    return left
+
+
+def _signal(processes: list[psutil.Process], signum: int) -> None:
+    for p in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signum)  # psutil checks the pid was not reused by another process
 
 
 def _start(step: Step, lane: int, logs: Path, at_s: float) -> _Running:
