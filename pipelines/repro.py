@@ -10,21 +10,21 @@ lets go of its repository lock while a stage's command runs and locks only that 
 each recording its own entry in dvc.lock. A step whose stage is up to date does nothing. The
 results are what plain `dvc repro` gives: a job's threads are its config's (`train.threads`,
 `eval.threads`), never the number of lanes. At the end a plain `dvc repro` checks that nothing
-is left to run (and runs it if it is), and the stages' wall times are printed and written to
-`<logs>/times.md`; each stage's output is in `<logs>/<stage>.log`. Ctrl-C or SIGTERM stops the
-running stages, their commands included (nmt_bottleneck.side_by_side, "Stopping").
+is left to run (and runs it if it is; its output in `<logs>/closing-dvc-repro.log`), and the
+stages' wall times are printed and written to `<logs>/times.md`; each stage's output is in
+`<logs>/<stage>.log`. Ctrl-C or SIGTERM stops the running stages, every process they started
+included (nmt_bottleneck.side_by_side, "Stopping").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nmt_bottleneck.errors import NmtBottleneckError
 from nmt_bottleneck.machine import usable_cores
 from nmt_bottleneck.side_by_side import Step, run_side_by_side, times_table
 from pipelines.stage import log, run
@@ -60,6 +60,15 @@ def recorded_wall_time(root: Path, metrics: Sequence[str]) -> float | None:
     return None
 
 
+class Terminated(BaseException):
+    """SIGTERM (`kill`, a scheduler's time limit), raised wherever this process is, so that it
+    unwinds as Ctrl-C does and the running stages are stopped (nmt_bottleneck.side_by_side)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -67,17 +76,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=usable_cores(), help="stages at once")
     parser.add_argument("--logs", type=Path, default=Path("logs/repro"), help="stage logs here")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         done = run_side_by_side(dvc_steps(Path(".")), args.jobs, args.logs)
-    except KeyboardInterrupt:
+        run_side_by_side([Step("closing-dvc-repro", ("dvc", "repro"))], 1, args.logs)
+    except (KeyboardInterrupt, Terminated) as stopped:
+        how = "Ctrl-C" if isinstance(stopped, KeyboardInterrupt) else "SIGTERM"
         log.error(
-            "stopped (Ctrl-C). Run again to go on: finished stages are not run again, and an "
-            "interrupted train stage resumes from its last checkpoint."
+            "stopped (%s). Run again to go on: finished stages are not run again, and an "
+            "interrupted train stage resumes from its last checkpoint.",
+            how,
         )
-        sys.exit(130)
-    final = subprocess.run(["dvc", "repro"])
-    if final.returncode != 0:
-        raise NmtBottleneckError(f"the closing `dvc repro` failed (exit {final.returncode}).")
+        sys.exit(130 if how == "Ctrl-C" else 128 + signal.SIGTERM)
     table = times_table(done)
     (args.logs / "times.md").write_text(table + "\n", encoding="utf-8")
     log.info("stage wall times (also in %s):\n%s", args.logs / "times.md", table)

@@ -2,10 +2,11 @@
 (pipelines/repro.py) on a real git + DVC repository. Two steps that can only both finish if
 they run at the same time (each waits for the other to have started) show the overlap without
 reading a clock: run one after the other, the first gives up and fails. A stopped run (SIGTERM
-to the driver, as `kill` or a scheduler sends it) leaves no step running behind it."""
+to the driver, as `kill` or a scheduler sends it; Ctrl-C) leaves no process of a step running."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shlex
@@ -153,21 +154,27 @@ def test_the_driver_builds_one_step_per_stage_of_the_project(tmp_path):
     assert set(evaluations) <= set(steps["report"][0])
 
 
-# Write marks/<argv[1]>.pid (atomically) and wait for the file `go`, then write out/<argv[1]>.
-# On SIGINT (what Ctrl-C sends) write marks/<argv[1]>.interrupted and exit 1; with argv[2] ==
-# "stubborn", ignore SIGINT instead.
-WAITER = """import os, pathlib, signal, sys, time
+# Write marks/<me>.pid (atomically), wait for the file `go` (at most 300 s, else exit 4), write
+# out/<me>. On SIGINT (Ctrl-C): write marks/<me>.interrupted and exit 1; or, with argv[2] ==
+# "stubborn", ignore it and start `waiter.py late` (a process started after the stop began).
+WAITER = """import os, pathlib, signal, subprocess, sys, time
 me, marks = sys.argv[1], pathlib.Path("marks")
 marks.mkdir(exist_ok=True)
 def interrupted(signum, frame):
     (marks / (me + ".interrupted")).touch()
     sys.exit(1)
+def start_late(signum, frame):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    subprocess.Popen([sys.executable, "waiter.py", "late"])
 stubborn = len(sys.argv) > 2 and sys.argv[2] == "stubborn"
-signal.signal(signal.SIGINT, signal.SIG_IGN if stubborn else interrupted)
-(marks / "tmp").write_text(str(os.getpid()))
-os.replace(marks / "tmp", marks / (me + ".pid"))
+signal.signal(signal.SIGINT, start_late if stubborn else interrupted)
+(marks / (me + ".tmp")).write_text(str(os.getpid()))
+os.replace(marks / (me + ".tmp"), marks / (me + ".pid"))
+end = time.monotonic() + 300
 while not pathlib.Path("go").exists():
     time.sleep(0.05)
+    if time.monotonic() > end:
+        sys.exit(4)
 pathlib.Path("out").mkdir(exist_ok=True)
 pathlib.Path("out", me).write_text(me)
 """
@@ -188,37 +195,66 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_sigterm_stops_every_step_and_kills_one_that_ignores_ctrl_c(tmp_path, monkeypatch):
-    """In this process: SIGTERM while two steps run (each a shell running Python, as DVC runs a
-    stage's command) ends the run with exit status 143 once both are stopped: the one that
-    handles Ctrl-C by SIGINT, the one that ignores it by SIGKILL after the grace period."""
+def kill_waiters(marks: Path) -> None:
+    """After a test: no waiter outlives it, whatever it asserted."""
+    for path in marks.glob("*.pid"):
+        with contextlib.suppress(psutil.NoSuchProcess, ValueError):
+            psutil.Process(int(path.read_text())).kill()
+
+
+def stop_while_running(tmp_path: Path, monkeypatch, grace_s: float, second_ctrl_c: bool):
+    """Run a polite and a stubborn waiter (each a shell running Python, as DVC runs a stage's
+    command) side by side in this process and press Ctrl-C (SIGINT to this process) once both
+    run, and again once the stubborn one's late process runs if `second_ctrl_c`. Returns the
+    KeyboardInterrupt's info and the waiters' pids."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(side_by_side, "STOP_GRACE_S", 1.0)
+    monkeypatch.setattr(side_by_side, "STOP_GRACE_S", grace_s)
     (tmp_path / "waiter.py").write_text(WAITER)
     python = shlex.quote(sys.executable)
     steps = [
         Step("polite", ("sh", "-c", f"{python} waiter.py polite; true")),
         Step("stubborn", ("sh", "-c", f"{python} waiter.py stubborn stubborn")),
     ]
-    pids = {}
+    marks, pids = tmp_path / "marks", {}
 
-    def terminate_once_both_run() -> None:  # the handler is in place: the steps have started
+    def press_ctrl_c() -> None:
         for name in ("polite", "stubborn"):
-            pids[name] = pid_once_written(tmp_path / "marks" / f"{name}.pid")
-        os.kill(os.getpid(), signal.SIGTERM)
+            pids[name] = pid_once_written(marks / f"{name}.pid")
+        os.kill(os.getpid(), signal.SIGINT)  # KeyboardInterrupt in the main thread
+        pids["late"] = pid_once_written(marks / "late.pid")
+        if second_ctrl_c:
+            os.kill(os.getpid(), signal.SIGINT)
 
-    before = signal.getsignal(signal.SIGTERM)
-    sender = threading.Thread(target=terminate_once_both_run, daemon=True)
-    sender.start()
-    with pytest.raises(SystemExit) as stopped:
-        run_side_by_side(steps, 2, tmp_path / "logs")
-    sender.join(5)
-    assert stopped.value.code == 128 + signal.SIGTERM
-    assert signal.getsignal(signal.SIGTERM) == before  # put back
+    presser = threading.Thread(target=press_ctrl_c, daemon=True)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            run_side_by_side(steps, 2, tmp_path / "logs")
+        presser.join(30)
+    finally:
+        kill_waiters(marks)
+    return stopped, pids
+
+
+def test_ctrl_c_stops_each_step_and_kills_what_is_left_after_the_grace(tmp_path, monkeypatch):
+    """The polite step ends on SIGINT; the stubborn one ignores it and starts a process after
+    the stop began: both are killed `STOP_GRACE_S` later, the late process included (a step's
+    whole process group), and SIGINT's handler is Python's again."""
+    before = signal.getsignal(signal.SIGINT)
+    _, pids = stop_while_running(tmp_path, monkeypatch, grace_s=5.0, second_ctrl_c=False)
     assert (tmp_path / "marks" / "polite.interrupted").exists()
     assert not (tmp_path / "marks" / "stubborn.interrupted").exists()
-    assert gone(pids["polite"]) and gone(pids["stubborn"])
+    assert all(gone(pid) for pid in pids.values()), pids
     assert not (tmp_path / "out").exists()
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_a_second_ctrl_c_kills_at_once(tmp_path, monkeypatch):
+    """With a grace period of 10 minutes, the second Ctrl-C, not the grace, ends the stop."""
+    began = time.monotonic()
+    _, pids = stop_while_running(tmp_path, monkeypatch, grace_s=600.0, second_ctrl_c=True)
+    assert time.monotonic() - began < 300  # half the grace: it did not wait it out
+    assert all(gone(pid) for pid in pids.values()), pids
 
 
 def test_a_stopped_repro_leaves_nothing_running_and_the_next_run_finishes(tmp_path):
@@ -243,8 +279,9 @@ def test_a_stopped_repro_leaves_nothing_running_and_the_next_run_finishes(tmp_pa
         _, stderr = driver.communicate(timeout=120)
     finally:
         driver.kill()
+        kill_waiters(repo / "marks")
     assert driver.returncode == 128 + signal.SIGTERM, stderr
-    assert "stopping slow" in stderr
+    assert "stopping slow" in stderr and "stopped (SIGTERM). Run again to go on" in stderr
     assert (repo / "marks" / "slow.interrupted").exists() and gone(pid)
     assert not (repo / "dvc.lock").exists()
 

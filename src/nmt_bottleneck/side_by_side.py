@@ -17,19 +17,22 @@ in one terminal would be unreadable); the terminal gets one line per start and e
 step starts nothing new: the running steps finish, and the error names the failed steps and
 their logs.
 
-Stopping: Ctrl-C, or SIGTERM to this process (`kill`, a scheduler's time limit), stops the
-running steps as Ctrl-C in their own terminal would: SIGINT to each step's processes, the
-command DVC runs included (DVC itself ignores SIGINT while its command runs, and records the
-stage as failed when it ends; Lightning saves nothing more and exits 1). Whatever still runs
-`STOP_GRACE_S` later is killed. No step outlives the run, so none keeps writing a checkpoint or
-holding DVC's lock behind the next run's back; an interrupted train stage resumes from its last
-checkpoint.
+Stopping: any exception while steps run (KeyboardInterrupt from Ctrl-C; SystemExit, which the
+entry raises on SIGTERM: pipelines/repro.py) stops them as Ctrl-C in their own terminal would.
+Each step runs in a process group of its own, so this reaches every process it started, also
+one started after the stop began: SIGINT to the group (DVC ignores it while its command runs
+and records the stage as failed when the command ends; Lightning saves nothing more and exits
+1), then SIGKILL to whatever is left `STOP_GRACE_S` later, or at once on a second Ctrl-C or
+SIGTERM. No step outlives the run to keep writing a checkpoint or holding DVC's lock behind the
+next run's back; an interrupted train stage resumes from its last checkpoint. What nothing can
+catch: SIGKILL to this process leaves its steps running (`pgrep -af 'repro --single-item'`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -110,9 +113,6 @@ def run_side_by_side(steps: Sequence[Step], jobs: int, logs: Path) -> list[Done]
     pending, running, done = list(steps), [], []
     finished: set[str] = set()
     started = time.monotonic()
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         while pending or running:
             failed = any(d.returncode != 0 for d in done)
@@ -143,73 +143,87 @@ def run_side_by_side(steps: Sequence[Step], jobs: int, logs: Path) -> list[Done]
     except BaseException:
         _stop(running)
         raise
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
     _raise_if_failed(done, pending)
     return done
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through run_side_by_side, which stops the steps
-
-
 def _stop(running: list[_Running]) -> None:
-    """Stop the `running` steps and every process they started: SIGINT (what Ctrl-C in a
-    terminal sends them all; one that got the terminal's own Ctrl-C has a moment to end first),
-    then SIGKILL to whatever is left `STOP_GRACE_S` seconds later."""
+    """Stop the `running` steps, each with every process in its group: SIGINT, then SIGKILL to
+    what is left `STOP_GRACE_S` seconds later (at once on a second SIGINT or SIGTERM)."""
     if not running:
         return
     names = ", ".join(r.step.name for r in running)
-    log.warning("stopping %s (SIGINT; killed if still running in %.0f s)", names, STOP_GRACE_S)
-    processes = [p for r in running for p in _tree(r.process.pid)]  # before any of them ends
-    left = _wait_for(processes, min(2.0, STOP_GRACE_S))
-    _signal(left, signal.SIGINT)
-    left = _wait_for(left, STOP_GRACE_S)
-    if left:
-        log.warning("killing what did not stop: pids %s", [p.pid for p in left])
-        _signal(left, signal.SIGKILL)
-        _wait_for(left, 10.0)
+    log.warning(
+        "stopping %s (Ctrl-C to each; killed if still running in %.0f s, or at a second Ctrl-C)",
+        names,
+        STOP_GRACE_S,
+    )
+    hurry = threading.Event()
+    with _signals_set(hurry):
+        for r in running:
+            _signal_group(r, signal.SIGINT)
+        if not _wait_for(running, STOP_GRACE_S, hurry):
+            log.warning("killing what did not stop")
+            for r in running:
+                _signal_group(r, signal.SIGKILL)
+            _wait_for(running, 10.0, threading.Event())
     for r in running:
-        r.process.wait()
-        log.warning("stopped %s (exit %s; log %s)", r.step.name, r.process.returncode, r.log)
+        code = r.process.poll()
+        said = f"exit {code}" if code is not None else f"pid {r.process.pid} did not end"
+        log.warning("stopped %s (%s; log %s)", r.step.name, said, r.log)
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    """The process `pid` and its descendants (those alive now)."""
+@contextlib.contextmanager
+def _signals_set(hurry: threading.Event):
+    """While stopping, a second SIGINT or SIGTERM sets `hurry` instead of raising (which would
+    abandon the steps half stopped). Only the main thread can set handlers; elsewhere as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    for n in before:
+        signal.signal(n, lambda signum, frame: hurry.set())
     try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
+        yield
+    finally:
+        for n, handler in before.items():
+            signal.signal(n, handler if handler is not None else signal.SIG_DFL)
 
 
-def _alive(p: psutil.Process) -> bool:
-    """Whether `p` still runs (a zombie has ended: only its parent's wait is missing)."""
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE  # is_running: same process
-    except psutil.NoSuchProcess:
-        return False
+def _signal_group(r: _Running, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group's processes have all ended
+        os.killpg(r.process.pid, signum)  # its group id: the step's pid, kept until it is waited
 
 
-def _wait_for(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
-    """Wait up to `seconds` for `processes` to end; returns those still alive."""
+def _group_alive(r: _Running) -> bool:
+    """Whether any process of `r`'s group still runs (a zombie has ended: only its parent's wait
+    is missing), the step's own process or one it started."""
+    if r.process.poll() is None:
+        return True
+    for p in psutil.process_iter(["status"]):
+        with contextlib.suppress(OSError):  # ended since, or not ours to ask
+            if os.getpgid(p.pid) == r.process.pid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
+def _wait_for(running: list[_Running], seconds: float, hurry: threading.Event) -> bool:
+    """Wait up to `seconds` (less if `hurry` is set) for every process of every step's group to
+    end; True if they all did."""
     end = time.monotonic() + seconds
-    while (left := [p for p in processes if _alive(p)]) and time.monotonic() < end:
+    while any(_group_alive(r) for r in running):
+        if time.monotonic() >= end or hurry.is_set():
+            return False
         time.sleep(0.1)
-    return left
-
-
-def _signal(processes: list[psutil.Process], signum: int) -> None:
-    for p in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.send_signal(signum)  # psutil checks the pid was not reused by another process
+    return True
 
 
 def _start(step: Step, lane: int, logs: Path, at_s: float) -> _Running:
     path = logs / f"{step.name}.log"
     with path.open("w", encoding="utf-8") as out:
-        process = subprocess.Popen(step.command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            step.command, stdout=out, stderr=subprocess.STDOUT, process_group=0
+        )  # its own group: _stop reaches all it starts, a terminal's Ctrl-C only this process
     cost = f", {step.cost_s / 60:.1f} min last time" if step.cost_s else ""
     log.info("%6.1f min  lane %d  start %s (log: %s%s)", at_s / 60, lane + 1, step.name, path, cost)
     return _Running(step, lane, at_s, path, process)
