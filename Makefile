@@ -11,7 +11,9 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 # Where the corpora are: ../shared/corpora when present, else pass CORPORA=/path/to/corpora.
 CORPORA ?= $(wildcard ../shared/corpora)
-PYTEST_ARGS ?= -m "not slow"
+# make test: one test process per usable core (pytest-xdist; tests/conftest.py schedules them)
+TEST_WORKERS ?= $(shell nproc)
+PYTEST_ARGS ?= -m "not slow" -n $(TEST_WORKERS)
 JOBS ?=
 export PATH := $(BIN):$(PATH)
 

@@ -1,6 +1,7 @@
 """Shared fixtures: the real corpora, a W&B service owned by the test process, and the pipeline
-in a temporary repository. Helpers shared by test modules live in test utility modules
-(tests/helpers.py and its siblings; README, "Layout"), never in a test module."""
+in a temporary repository; and how `make test`'s test processes share the work (pytest-xdist,
+below). Helpers shared by test modules live in test utility modules (tests/helpers.py and its
+siblings; README, "Layout"), never in a test module."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,6 +24,78 @@ from tests.helpers import SMALL, find_corpora, make_repo, run_module, sh
 # registry of their own, inherited by every stage they run: a test never waits for a job of the
 # machine's that is not its own (a real pipeline running beside the tests).
 os.environ.setdefault("NMT_JOBS_DIR", tempfile.mkdtemp(prefix="nmt-bottleneck-test-jobs-"))
+
+
+# `make test` runs the tests in one process per core (pytest-xdist, `-n`), a test module at a
+# time per process. The modules built on the one smoke pipeline run (`reproduced`, minutes) go
+# to one process together, first, so it is built once while the other processes take the other
+# modules. (`--dist loadgroup` with xdist_group marks would say so too, but xdist 3.8 groups by
+# rewriting test ids, which pytest 9 no longer reads.)
+SMOKE_RUN_MODULES = (
+    "tests/test_pipeline_dvc.py",
+    "tests/test_fourth_variant.py",
+    "tests/test_regimes_and_seeds_dvc.py",
+    "tests/test_experiment_dvc.py",
+)
+SHARES_THE_SMOKE_RUN = {"reproduced", "reproduced_copy"}  # and fixtures built on them
+MISPLACED = pytest.StashKey[dict[str, str]]()  # test id -> its module, not in SMOKE_RUN_MODULES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The smoke run's modules first (SMOKE_RUN_MODULES); a test elsewhere that uses the smoke
+    run is noted, to fail before its set-up (`pytest_runtest_setup`)."""
+    config.stash[MISPLACED] = {
+        item.nodeid: module
+        for item in items
+        if SHARES_THE_SMOKE_RUN & set(getattr(item, "fixturenames", ()))
+        and (module := item.nodeid.split("::")[0]) not in SMOKE_RUN_MODULES
+    }
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in SMOKE_RUN_MODULES)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test outside SMOKE_RUN_MODULES that uses the smoke run fails with the fix, before the
+    run is built (in another process it would be built a second time, unseen)."""
+    module = item.config.stash.get(MISPLACED, {}).get(item.nodeid)
+    if module is not None:
+        message = f"uses the smoke pipeline run: add {module} to SMOKE_RUN_MODULES in {__file__}"
+        pytest.fail(message, pytrace=False)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without xdist, never called
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For `-n` (xdist's `--dist load`) or `--dist loadscope`: one test module at a time per
+    process, the smoke run's modules as one unit, in collection order (theirs first). So
+    `pytest tests/one_module.py -n 2` runs in one process. Another `--dist` is left to xdist."""
+    if config.getvalue("dist") not in ("load", "loadscope"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SmokeRunTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "smoke-run" if module in SMOKE_RUN_MODULES else module
+
+    config.option.loadscopereorder = False  # read when the collection is scheduled, later
+    return SmokeRunTogether(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_worker() -> Iterator[None]:
+    """With one test process per core, each process's torch gets one thread for the tests that
+    run in the process itself (two processes of torch's default two threads on 2 cores spin on
+    each other: benchmarks/README.md, "Jobs side by side"). Stages that tests start as child
+    processes choose their own (`train.threads`, the core registry)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
@@ -64,13 +138,18 @@ def _allocator_left_alone() -> Iterator[None]:
 def _restore_shared_state() -> Iterator[None]:
     """Whatever a test changes in this process's shared state is put back after it, so no test
     depends on the tests before it: the environment, the working directory, handlers added to
-    the root logger and its level (a stage's `logging.basicConfig`), and the random generators
-    (`seed_everything`; numpy's and torch's where the process has imported them)."""
+    the root logger and its level (a stage's `logging.basicConfig`), the random generators
+    (`seed_everything`; numpy's and torch's where the process has imported them), and the
+    handlers of SIGINT and SIGTERM (Lightning ignores SIGINT from a KeyboardInterrupt on)."""
     environ, cwd = dict(os.environ), Path.cwd()
     root = logging.getLogger()
     handlers, level = set(root.handlers), root.level
     states = {name: get() for name, (get, _) in rng_accessors().items()}
+    on_signal = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
     yield
+    for n, handler in on_signal.items():
+        if handler is not None and signal.getsignal(n) != handler:
+            signal.signal(n, handler)
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)

@@ -225,13 +225,18 @@ def stop_while_running(tmp_path: Path, monkeypatch, grace_s: float, second_ctrl_
         if second_ctrl_c:
             os.kill(os.getpid(), signal.SIGINT)
 
+    # Ctrl-C raises KeyboardInterrupt, as in a fresh Python, whatever ran in this process before
+    # (Lightning ignores SIGINT from a KeyboardInterrupt in `fit` on).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser = threading.Thread(target=press_ctrl_c, daemon=True)
     presser.start()
     try:
         with pytest.raises(KeyboardInterrupt) as stopped:
             run_side_by_side(steps, 2, tmp_path / "logs")
         presser.join(30)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     finally:
+        signal.signal(signal.SIGINT, before)
         kill_waiters(marks)
     return stopped, pids
 
@@ -239,14 +244,12 @@ def stop_while_running(tmp_path: Path, monkeypatch, grace_s: float, second_ctrl_
 def test_ctrl_c_stops_each_step_and_kills_what_is_left_after_the_grace(tmp_path, monkeypatch):
     """The polite step ends on SIGINT; the stubborn one ignores it and starts a process after
     the stop began: both are killed `STOP_GRACE_S` later, the late process included (a step's
-    whole process group), and SIGINT's handler is Python's again."""
-    before = signal.getsignal(signal.SIGINT)
+    whole process group); SIGINT's handler is Python's again afterwards (stop_while_running)."""
     _, pids = stop_while_running(tmp_path, monkeypatch, grace_s=5.0, second_ctrl_c=False)
     assert (tmp_path / "marks" / "polite.interrupted").exists()
     assert not (tmp_path / "marks" / "stubborn.interrupted").exists()
     assert all(gone(pid) for pid in pids.values()), pids
     assert not (tmp_path / "out").exists()
-    assert signal.getsignal(signal.SIGINT) == before
 
 
 def test_a_second_ctrl_c_kills_at_once(tmp_path, monkeypatch):
