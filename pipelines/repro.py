@@ -3,30 +3,24 @@
     python -m pipelines.repro            # as many at once as this process has cores
     python -m pipelines.repro --jobs 1   # one after the other, as plain `dvc repro`
 
-Every stage of dvc.yaml is one step, `dvc --wait-for-lock repro --single-item <stage>`, started
-when the stages it depends on are done (nmt_bottleneck.side_by_side says in which order). DVC
-lets go of its repository lock while a stage's command runs and locks only that stage's inputs
-(read) and outputs (write), so two stages that share no output run at once in one workspace,
-each recording its own entry in dvc.lock. A step whose stage is up to date does nothing. The
-results are what plain `dvc repro` gives: a job's threads are its config's (`train.threads`,
-`eval.threads`), never the number of lanes. At the end a plain `dvc repro` checks that nothing
-is left to run (and runs it if it is; its output in `<logs>/closing-dvc-repro.log`), and the
-stages' wall times are printed and written to `<logs>/times.md`; each stage's output is in
-`<logs>/<stage>.log`. Ctrl-C or SIGTERM stops the running stages, every process they started
-included (nmt_bottleneck.side_by_side, "Stopping").
+Each stage of dvc.yaml is a step, `dvc --wait-for-lock repro --single-item <stage>`, started once
+the stages it reads from are done (order, logs and stopping: nmt_bottleneck.side_by_side). DVC
+locks only a running stage's inputs and outputs, so stages that share no output run at once,
+each recording its own dvc.lock entry; threads are each stage's config, never the lanes. Then a
+plain `dvc repro` checks nothing is left; wall times go to `<logs>/times.md`, each stage's output
+to `<logs>/<stage>.log`. Ctrl-C or SIGTERM stops every process the running stages started.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from nmt_bottleneck.machine import usable_cores
-from nmt_bottleneck.side_by_side import Step, run_side_by_side, times_table
+from nmt_bottleneck.side_by_side import Step, recorded_cost, run_side_by_side, times_table
 from pipelines.stage import log, run
 
 
@@ -42,27 +36,14 @@ def dvc_steps(root: Path) -> list[Step]:
                 stage.addressing,
                 ("dvc", "--wait-for-lock", "repro", "--single-item", stage.addressing),
                 frozenset(dep.addressing for dep in graph.successors(stage)),
-                recorded_wall_time(root, [str(m.def_path) for m in stage.metrics]),
+                recorded_cost([root / str(m.def_path) for m in stage.metrics]),
             )
             for stage in graph.nodes
         ]
 
 
-def recorded_wall_time(root: Path, metrics: Sequence[str]) -> float | None:
-    """The first `wall_time_s` among the JSON `metrics` files that exist (a train stage's)."""
-    for path in metrics:
-        try:
-            value = json.loads((root / path).read_text(encoding="utf-8")).get("wall_time_s")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(value, int | float):
-            return float(value)
-    return None
-
-
 class Terminated(BaseException):
-    """SIGTERM (`kill`, a scheduler's time limit), raised wherever this process is, so that it
-    unwinds as Ctrl-C does and the running stages are stopped (nmt_bottleneck.side_by_side)."""
+    """SIGTERM (`kill`, a time limit), raised to unwind as Ctrl-C does, stopping the stages."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
@@ -82,11 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_side_by_side([Step("closing-dvc-repro", ("dvc", "repro"))], 1, args.logs)
     except (KeyboardInterrupt, Terminated) as stopped:
         how = "Ctrl-C" if isinstance(stopped, KeyboardInterrupt) else "SIGTERM"
-        log.error(
-            "stopped (%s). Run again to go on: finished stages are not run again, and an "
-            "interrupted train stage resumes from its last checkpoint.",
-            how,
-        )
+        log.error("stopped (%s). Run again to go on: finished stages are not run again.", how)
         sys.exit(130 if how == "Ctrl-C" else 128 + signal.SIGTERM)
     table = times_table(done)
     (args.logs / "times.md").write_text(table + "\n", encoding="utf-8")

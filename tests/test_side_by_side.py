@@ -24,7 +24,13 @@ import yaml
 from helpers import ROOT, child_env, dvc, run_module, sh
 from nmt_bottleneck import side_by_side
 from nmt_bottleneck.errors import NmtBottleneckError
-from nmt_bottleneck.side_by_side import Step, next_ready, run_side_by_side, times_table
+from nmt_bottleneck.side_by_side import (
+    Step,
+    next_ready,
+    recorded_cost,
+    run_side_by_side,
+    times_table,
+)
 
 # Touch marks/<me>, wait for marks/<other> (at most argv[3] seconds, else exit 3), write out/<me>.
 MEET = (
@@ -57,6 +63,18 @@ def test_the_largest_known_cost_goes_first_and_needs_are_respected():
         pending.remove(step)
     assert order == ["b", "d", "e", "a", "c"]
     assert next_ready([d], set()) is None
+
+
+def test_a_cost_is_the_first_wall_time_recorded_in_the_metrics(tmp_path):
+    files = {"missing": None, "broken": "{", "list": "[1]", "none": '{"wall_time_s": null}'}
+    for name, text in files.items():
+        if text is not None:
+            (tmp_path / name).write_text(text)
+    unknown = [tmp_path / name for name in files]
+    assert recorded_cost(unknown) is None
+    (tmp_path / "train.json").write_text('{"wall_time_s": 1687.9, "steps": 2720}')
+    (tmp_path / "later.json").write_text('{"wall_time_s": 5}')
+    assert recorded_cost([*unknown, tmp_path / "train.json", tmp_path / "later.json"]) == 1687.9
 
 
 def test_two_lanes_run_two_steps_at_once_and_the_one_that_needs_both_after(tmp_path, monkeypatch):

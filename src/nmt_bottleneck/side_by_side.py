@@ -31,6 +31,7 @@ catch: SIGKILL to this process leaves its steps running (`pgrep -af 'repro --sin
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -85,6 +86,19 @@ class _Running:
     start_s: float
     log: Path
     process: subprocess.Popen = field(repr=False)
+
+
+def recorded_cost(metrics: Sequence[Path]) -> float | None:
+    """A step's cost: the first `wall_time_s` among the JSON `metrics` files that exist (what a
+    train stage's last run recorded); None if none has one."""
+    for path in metrics:
+        try:
+            value = json.loads(path.read_text(encoding="utf-8")).get("wall_time_s")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int | float):
+            return float(value)
+    return None
 
 
 def next_ready(pending: Sequence[Step], finished: set[str]) -> Step | None:
