@@ -180,7 +180,7 @@ def _stop(running: list[_Running]) -> None:
             log.warning("killing what did not stop")
             for r in running:
                 _signal_group(r, signal.SIGKILL)
-            _wait_for(running, 10.0, threading.Event())
+            _wait_for(running, 10.0)
     for r in running:
         code = r.process.poll()
         said = f"exit {code}" if code is not None else f"pid {r.process.pid} did not end"
@@ -221,12 +221,14 @@ def _group_alive(r: _Running) -> bool:
     return False
 
 
-def _wait_for(running: list[_Running], seconds: float, hurry: threading.Event) -> bool:
+def _wait_for(
+    running: list[_Running], seconds: float, hurry: threading.Event | None = None
+) -> bool:
     """Wait up to `seconds` (less if `hurry` is set) for every process of every step's group to
     end; True if they all did."""
     end = time.monotonic() + seconds
     while any(_group_alive(r) for r in running):
-        if time.monotonic() >= end or hurry.is_set():
+        if time.monotonic() >= end or (hurry is not None and hurry.is_set()):
             return False
         time.sleep(0.1)
     return True
